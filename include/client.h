@@ -1,0 +1,69 @@
+/* kxfer get / kxfer put: one HTTPS/1.1 connection to a server, blocking, with file I/O
+ * through io_uring. */
+#ifndef KXFER_CLIENT_H
+#define KXFER_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "serve.h"
+#include "url.h"
+
+/* Exit codes, documented in kxfer --help and README.md. */
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_OTHER = 1,
+	EXIT_USAGE = 2,
+	EXIT_LOCAL_IO = 3,
+	EXIT_NETWORK = 4,
+	EXIT_TLS = 5,
+	EXIT_HTTP = 6,
+	EXIT_PROTOCOL = 7,
+};
+
+struct client_opts {
+	const char *url;
+	const char *output;      /* get: -o */
+	const char *input;       /* put: FILE */
+	const char *ca_file, *cert_file, *key_file, *token;
+	uint8_t pin[32];
+	bool has_pin, insecure, resume, json, quiet;
+	enum ktls_mode ktls;
+	unsigned timeout;        /* seconds without progress before giving up */
+};
+
+struct tls_ctx;
+struct tls;
+
+struct client {
+	struct client_opts *opts;
+	struct url url;
+	struct tls_ctx *ctx;
+	struct tls *tls;
+	int fd;
+	char head[HTTP_HEAD_MAX + 1];
+	size_t head_len;           /* bytes in head[] (response head plus early body bytes) */
+	struct http_response_head resp;
+	char err[512];
+};
+
+/* Parses the options common to get and put; returns -1 on --help (printed), 0 or EXIT_USAGE. */
+int client_parse(int argc, char **argv, struct client_opts *o, const char *usage, bool put);
+/* Resolves, connects and completes the TLS handshake; returns an exit code. */
+int client_connect(struct client *c, struct client_opts *o);
+/* Sends all of buf through TLS; an exit code. */
+int client_send(struct client *c, const void *buf, size_t len);
+/* Reads a response head (skipping 1xx unless want_interim); an exit code. */
+int client_read_head(struct client *c, bool want_interim);
+/* Reads body bytes: the ones already in head[] first, then from TLS.  > 0 bytes,
+ * 0 at the end of the stream, or -exit_code. */
+long client_read(struct client *c, void *buf, size_t len);
+void client_close(struct client *c);
+/* Prints the result line (or JSON) and returns code. */
+int client_report(struct client *c, int code, uint64_t bytes, double secs, const char *dest);
+
+int cmd_get(int argc, char **argv);
+int cmd_put(int argc, char **argv);
+
+#endif

@@ -1,0 +1,103 @@
+/* A server connection and its state machine.  conn_advance() is the single place that
+ * switches on the state; completions only record their result and call it. */
+#ifndef KXFER_CONN_H
+#define KXFER_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "loop.h"
+
+enum conn_state {
+	CS_HANDSHAKE,  /* TLS handshake, driven by poll readiness */
+	CS_READ_HEAD,  /* waiting for (the rest of) a request head */
+	CS_WRITE_OUT,  /* response head and small bodies from c->out */
+	CS_SEND_BODY,  /* a file body, through the data path (c->tx) */
+	CS_RECV_BODY,  /* an upload body, through the data path (c->rx) */
+	CS_COMMIT,     /* upload complete: fsync, rename, fsync the directory */
+	CS_LINGER,     /* close_notify sent; draining input so the reply is not lost to a RST */
+	CS_CLOSING,    /* waiting for operations in flight before freeing */
+};
+
+#define XFER_BUFS 2
+#define XFER_BUF_SIZE (256 * 1024)
+
+enum xbuf_state { XB_EMPTY, XB_IO, XB_FULL };
+
+struct xbuf {
+	char *data;
+	size_t len, off;     /* FULL: bytes [off, len) to consume; IO: off of len done */
+	uint64_t pos;        /* file offset of data[0] */
+	enum xbuf_state st;
+};
+
+struct conn {
+	struct worker *w;
+	struct conn *next, *prev;
+	int fd;
+	struct tls *tls;
+	enum conn_state state;
+	double deadline;
+	unsigned inflight;
+	struct op op_poll, op_io[XFER_BUFS], op_sync;
+
+	/* request */
+	char head[HTTP_HEAD_MAX + 1];
+	size_t head_len;
+	struct http_request req;
+	bool have_req;
+	bool refuse;             /* over --max-conns: answer 503 after the handshake */
+
+	/* response */
+	char *out;
+	size_t out_len, out_off;
+	bool keep_alive;
+	bool linger;             /* close with a drain: request body left unread */
+	int status;
+
+	/* body transfer, either direction */
+	const struct xfer_ops *tx, *rx;
+	int file_fd;
+	uint64_t file_off;       /* next file offset to read (send) or write (receive) */
+	uint64_t to_io;          /* body bytes not yet read from the file / the socket */
+	uint64_t to_go;          /* body bytes not yet sent / written to the file */
+	struct xbuf buf[XFER_BUFS];
+	unsigned cur;            /* the buffer being drained (send) or filled (receive) */
+	unsigned io_next;        /* the buffer the next file read goes into (send) */
+	int xfer_error;          /* -errno from a file operation: the transfer cannot go on */
+
+	/* upload */
+	int dir_fd;
+	char tmp_name[40];
+	char *final_name;
+	bool replacing;
+	int commit_stage;
+	int commit_error;
+
+	/* access log */
+	char peer[64];
+	double t_start;
+	uint64_t bytes;
+	bool stop_pending;
+};
+
+struct conn *conn_new(struct worker *w, int fd, const struct sockaddr *peer, bool refuse);
+void conn_advance(struct conn *c);
+void conn_complete(struct conn *c, struct op *op, int res);
+/* Ends the connection now (timeouts, shutdown): wakes whatever it waits on. */
+void conn_abort(struct conn *c);
+/* Waits for the socket to become readable (POLLIN) or writable (POLLOUT). */
+void conn_poll(struct conn *c, unsigned mask);
+void conn_touch(struct conn *c);
+
+/* Request handling (handler.c): turns c->req into a reply, a file to send or an upload. */
+void handle_request(struct conn *c);
+/* Puts a complete small response (head and text body) into c->out. */
+void reply_text(struct conn *c, int status, const char *body, bool close);
+/* Upload body complete: fsync the file, rename it into place, fsync the directory,
+ * answer.  Each call does the next step; c->commit_stage counts them. */
+void upload_commit(struct conn *c);
+void upload_abort(struct conn *c);
+
+#endif

@@ -1,0 +1,66 @@
+/* TLS through OpenSSL: contexts, handshakes, record I/O, certificates.  This is the only
+ * module that knows OpenSSL's types; everything else sees the opaque structs below. */
+#ifndef KXFER_TLS_H
+#define KXFER_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct tls_ctx;
+struct tls;
+
+/* Non-negative results are byte counts; these ask the caller to wait for readiness. */
+#define TLS_WANT_READ  (-10001)
+#define TLS_WANT_WRITE (-10002)
+
+#define TLS_DEFAULT_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+struct tls_config {
+	const char *cert_file, *key_file; /* server: required; client: optional client cert */
+	const char *ca_file;              /* server: client CA (mutual TLS); client: trust store */
+	const char *ciphers;              /* OpenSSL names, ':'-separated; NULL: default */
+	bool tls12;                       /* allow TLS 1.2 (server) */
+	bool ktls;                        /* let OpenSSL install kTLS keys where it can */
+	bool insecure;                    /* client: no verification at all */
+	const uint8_t *pin;               /* client: SHA-256 of the leaf (32 bytes) instead of a CA */
+};
+
+int tls_server_ctx(const struct tls_config *cfg, struct tls_ctx **out, char *err, size_t errlen);
+int tls_client_ctx(const struct tls_config *cfg, struct tls_ctx **out, char *err, size_t errlen);
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/* A connection on a connected socket.  host: the server name to verify and send as SNI
+ * (clients); NULL on a server. */
+int tls_new(struct tls_ctx *ctx, int fd, const char *host, struct tls **out);
+void tls_free(struct tls *t);
+
+/* 0 when the handshake is complete, TLS_WANT_*, or a negative errno (tls_error says why). */
+int tls_handshake(struct tls *t);
+/* > 0 bytes, 0 at the peer's close_notify, TLS_WANT_*, or a negative errno. */
+ssize_t tls_read(struct tls *t, void *buf, size_t len);
+/* > 0 bytes written (possibly fewer than len), TLS_WANT_*, or a negative errno. */
+ssize_t tls_write(struct tls *t, const void *buf, size_t len);
+/* Sends close_notify, best effort (never waits for the peer's). */
+void tls_close_notify(struct tls *t);
+/* Plaintext OpenSSL holds that has not been read yet. */
+bool tls_pending(struct tls *t);
+/* Read whole socket buffers at a time from now on (userspace receive path). */
+void tls_read_ahead(struct tls *t);
+
+const char *tls_error(const struct tls *t);
+const char *tls_version(const struct tls *t);
+const char *tls_cipher(const struct tls *t);
+/* Did OpenSSL hand this direction to the kernel (kTLS)? */
+bool tls_ktls_tx(const struct tls *t);
+bool tls_ktls_rx(const struct tls *t);
+
+/* Loads STATE_DIR/cert.pem and key.pem, generating a self-signed ECDSA P-256 pair
+ * (SAN localhost, 127.0.0.1, ::1) on first use.  *created says which happened. */
+int tls_selfsigned(const char *dir, char *cert, char *key, size_t cap, bool *created,
+		   char *err, size_t errlen);
+/* SHA-256 of the first certificate in a PEM file, as 64 lower-case hex digits. */
+int tls_fingerprint(const char *cert_file, char hex[65]);
+
+#endif

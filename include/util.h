@@ -1,0 +1,47 @@
+/* Small helpers shared by every module: time, logging, sizes, strings. */
+#ifndef KXFER_UTIL_H
+#define KXFER_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+enum log_level { LOG_QUIET = 0, LOG_NORMAL = 1, LOG_VERBOSE = 2 };
+extern int log_level;
+
+/* Seconds on the monotonic clock. */
+double now_sec(void);
+
+/* "kxfer PROG: message\n" on stderr, written with one write(2) so that lines from
+ * several threads never interleave.  log_info is silent under --quiet, log_debug
+ * needs --verbose; log_err always prints. */
+void log_set_prog(const char *prog);
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line exactly as given (plus newline), one write(2): the access log. */
+void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "123", "64K", "1M", "1G" (powers of 1024) -> bytes; -EINVAL on garbage. */
+int parse_size(const char *s, uint64_t *out);
+/* A non-negative decimal integer no larger than max; -EINVAL otherwise. */
+int parse_uint(const char *s, uint64_t max, uint64_t *out);
+/* Human-readable byte count: "1.5 GiB". */
+const char *human_bytes(uint64_t n, char *buf, size_t cap);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+void hex_encode(const uint8_t *in, size_t len, char *out);
+/* Parses exactly 2*len hex digits (':' separators allowed); -EINVAL otherwise. */
+int hex_decode(const char *in, uint8_t *out, size_t len);
+
+/* Constant-time comparison of two byte strings of possibly different lengths. */
+bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+/* Trim ASCII white space at both ends, in place; returns s. */
+char *trim(char *s);
+
+#endif

@@ -1,0 +1,27 @@
+/* Data paths for bodies after the handshake.  A path moves c->to_go bytes between the
+ * file c->file_fd and the connection; conn.c picks one per direction and never knows
+ * how it works.  The userspace path (xfer_user.c) reads the file through io_uring and
+ * encrypts with OpenSSL; kernel-TLS paths slot in beside it. */
+#ifndef KXFER_XFER_H
+#define KXFER_XFER_H
+
+#include "conn.h"
+
+enum xfer_result {
+	XFER_AGAIN,  /* waiting for an event; conn_advance() runs again when it comes */
+	XFER_DONE,   /* every byte moved */
+	XFER_ERROR,  /* the connection cannot go on */
+};
+
+struct xfer_ops {
+	const char *name;                                /* as logged: "userspace", "ktls" */
+	int (*start)(struct conn *c);                    /* allocate; 0 or -errno */
+	enum xfer_result (*pump)(struct conn *c);        /* move what can move now */
+	void (*complete)(struct conn *c, struct op *op, int res); /* a file operation ended */
+	void (*finish)(struct conn *c);                  /* free what start allocated */
+};
+
+extern const struct xfer_ops xfer_user_send;
+extern const struct xfer_ops xfer_user_recv;
+
+#endif

@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# A kTLS-capable test guest for hosts whose kernel has no CONFIG_TLS.
+#
+#   scripts/ktls-guest.sh setup                      fetch + build the guest (idempotent, root)
+#   scripts/ktls-guest.sh run [--timeout S] -- CMD [ARGS...]
+#                                                    run CMD inside the guest, exit with its status
+#   scripts/ktls-guest.sh status                     is it set up, which kernel
+#
+# The guest is Debian's user-mode Linux 6.1 (package user-mode-linux: CONFIG_TLS=m,
+# io_uring, hostfs), unpacked with dpkg -x into a cache dir outside the repository, booted
+# from a small busybox initramfs whose /init (scripts/guest-init.sh) loads tls.ko and the
+# AES-GCM / ChaCha20-Poly1305 modules, mounts the host's filesystem with hostfs, chroots
+# into it and runs CMD in the host's current directory with the host's environment.  So the
+# host's own binaries (build/kxfer, python3, openssl) run unchanged on a kernel with kTLS.
+# Everything the guest writes under the host's paths is a real host write.
+#
+# Exit status of run: CMD's status; 77 (with one line on stdout saying why) when the guest
+# is not set up or did not boot; 124 on --timeout; 143 when this script got SIGTERM, SIGINT
+# or SIGHUP (it stops the guest first); 125 when the guest booted but died without reporting
+# a status (kernel panic, crash).  setup exits 77 (one line why) when it cannot work here.
+#
+# Environment:
+#   KXFER_GUEST_DIR     cache dir (default /var/cache/kxfer-guest), reused across runs/clones
+#   KXFER_GUEST_MEM     guest memory (default 1024M)
+#   KXFER_GUEST_TMPDIR  where UML keeps its memory file; must allow PROT_EXEC mappings
+#                       (default /dev/shm when it has room for the memory, else /tmp)
+#   KXFER_GUEST_TIMEOUT default for --timeout in seconds (default 600; 0 = none)
+# All exported variables (PATH, HOME, KXFER*, ...) reach CMD; KXFER_IN_GUEST=1 is added.
+set -eu
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+D=${KXFER_GUEST_DIR:-/var/cache/kxfer-guest}
+PKGS=(user-mode-linux busybox-static)
+UML=$D/uml/usr/bin/linux.uml
+INITRD=$D/initrd.cpio
+SHIM=$D/xstate-shim.so
+# Modules the guest needs; their dependencies come from modules.dep.  AES itself is built in.
+ROOT_MODULES=(tls gcm ctr ghash-generic chacha20poly1305 chacha_generic poly1305_generic ipv6)
+
+say() { echo "ktls-guest: $*"; }
+skip77() { echo "ktls-guest: $*"; exit 77; }
+
+kernel_version() { # the UML modules tree is named after the kernel release
+    local m
+    for m in "$D"/uml/usr/lib/uml/modules/*/modules.dep; do
+        [ -f "$m" ] && basename "$(dirname "$m")" && return 0
+    done
+    return 1
+}
+
+setup_done() {
+    [ -x "$UML" ] && [ -s "$INITRD" ] && [ -f "$D/stamp" ] && [ "$(cat "$D/stamp")" = "$(stamp)" ]
+}
+
+# What the initramfs and shim are built from: a change in any of these rebuilds them.
+stamp() {
+    { cat "$here/guest-init.sh" "$here/guest-xstate-shim.c"; echo "${ROOT_MODULES[*]} 1"; } |
+        sha256sum | cut -c1-16
+}
+
+# ---------------------------------------------------------------------------------- setup
+fetch_debs() {
+    mkdir -p "$D/debs"
+    local p missing=()
+    for p in "${PKGS[@]}"; do
+        ls "$D/debs/${p}_"*.deb >/dev/null 2>&1 || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && { say "packages already downloaded"; return 0; }
+    command -v apt-get >/dev/null || skip77 "no apt-get: cannot fetch ${missing[*]}"
+    # apt-get download needs no install; it works from the cached package lists.  Only when
+    # that fails (fresh image without lists) refresh them once.  As root apt warns that it
+    # cannot drop privileges to _apt for our directory: harmless, so its stderr is kept quiet.
+    local log=$D/apt.log
+    if ! (cd "$D/debs" && apt-get download "${missing[@]}") >"$log" 2>&1; then
+        say "apt-get download failed; running apt-get update"
+        apt-get update >>"$log" 2>&1 || true
+        (cd "$D/debs" && apt-get download "${missing[@]}") >>"$log" 2>&1 ||
+            skip77 "apt-get download ${missing[*]} failed: $(grep -E '^(E|Err):' "$log" | tail -n 1)"
+    fi
+    say "downloaded: $(cd "$D/debs" && ls *.deb | tr '\n' ' ')"
+}
+
+unpack() {
+    local p deb dest
+    for p in "${PKGS[@]}"; do
+        deb=$(ls "$D/debs/${p}_"*.deb | tail -n 1)
+        case $p in user-mode-linux) dest=$D/uml ;; *) dest=$D/busybox ;; esac
+        # Unpack once per .deb: the stamp file remembers which one is there.
+        if [ "$(cat "$dest/.deb" 2>/dev/null)" != "$(basename "$deb")" ]; then
+            rm -rf "$dest"; mkdir -p "$dest"
+            dpkg -x "$deb" "$dest"
+            basename "$deb" >"$dest/.deb"
+            say "unpacked $(basename "$deb") into $dest"
+        fi
+    done
+    [ -x "$UML" ] || skip77 "no $UML after unpacking"
+    [ -x "$D/busybox/bin/busybox" ] || skip77 "no busybox in busybox-static"
+}
+
+build_shim() {
+    if ! command -v cc >/dev/null; then
+        rm -f "$SHIM"
+        say "warning: no cc; cannot build the xstate shim (needed on AVX-512/AMX hosts)"
+        return 0
+    fi
+    cc -O2 -Wall -shared -fPIC -o "$SHIM.tmp" "$here/guest-xstate-shim.c" -ldl
+    mv "$SHIM.tmp" "$SHIM"
+    say "built $SHIM"
+}
+
+# Modules of ROOT_MODULES plus their dependencies, dependencies first, as paths relative
+# to the modules tree (modules.dep: "kernel/x/a.ko: kernel/y/b.ko kernel/z/c.ko").
+module_order() {
+    local dep=$1 m
+    declare -A seen=()
+    visit() {
+        local path=$1 d
+        [ -n "${seen[$path]:-}" ] && return 0
+        seen[$path]=1
+        for d in $(awk -v p="$path:" '$1 == p { $1 = ""; print; exit }' "$dep"); do visit "$d"; done
+        echo "$path"
+    }
+    for m in "${ROOT_MODULES[@]}"; do
+        local path
+        path=$(awk -v n="/$m.ko:" 'index($1, n) && substr($1, length($1) - length(n) + 1) == n { print substr($1, 1, length($1) - 1); exit }' "$dep")
+        [ -n "$path" ] || skip77 "module $m not in $dep"
+        visit "$path"
+    done
+}
+
+build_initrd() {
+    local kver mods ir bb
+    kver=$(kernel_version) || skip77 "no modules tree in $D/uml"
+    mods=$D/uml/usr/lib/uml/modules/$kver
+    bb=$D/busybox/bin/busybox
+    ir=$D/initramfs
+    rm -rf "$ir"
+    mkdir -p "$ir"/{bin,dev,proc,sys,host,tmp,lib/modules}
+    cp "$bb" "$ir/bin/busybox"
+    # One symlink per applet, so /init needs no --install at boot.
+    local a
+    for a in $("$bb" --list); do [ "$a" = busybox ] || ln -s busybox "$ir/bin/$a"; done
+    # The kernel opens /dev/console for PID 1 before /init can mount devtmpfs.
+    mknod -m 600 "$ir/dev/console" c 5 1
+    mknod -m 666 "$ir/dev/null" c 1 3
+    module_order "$mods/modules.dep" >"$ir/modules.order"
+    while read -r m; do
+        mkdir -p "$ir/lib/modules/$(dirname "$m")"
+        cp "$mods/$m" "$ir/lib/modules/$m"
+    done <"$ir/modules.order"
+    cp "$here/guest-init.sh" "$ir/init"
+    chmod 755 "$ir/init"
+    # busybox cpio: Debian does not install GNU cpio by default.
+    (cd "$ir" && find . | sort | "$bb" cpio -o -H newc -R 0:0 2>/dev/null) >"$INITRD.tmp"
+    mv "$INITRD.tmp" "$INITRD"
+    say "built $INITRD ($(du -k "$INITRD" | cut -f1) KiB; kernel $kver; modules: $(sed 's|.*/||; s|\.ko$||' "$ir/modules.order" | tr '\n' ' '))"
+}
+
+cmd_setup() {
+    [ "$(id -u)" -eq 0 ] || skip77 "setup needs root (apt-get, mknod)"
+    case $D in /*) ;; *) skip77 "KXFER_GUEST_DIR must be absolute: $D" ;; esac
+    mkdir -p "$D" || skip77 "cannot create $D"
+    # Parallel test runs may call setup together: one builds, the others wait.
+    exec 9>"$D/.lock"
+    flock 9
+    if setup_done; then
+        say "already set up in $D (kernel $(kernel_version))"
+        return 0
+    fi
+    fetch_debs
+    unpack
+    build_shim
+    build_initrd
+    stamp >"$D/stamp"
+    say "setup done in $D"
+}
+
+cmd_status() {
+    if setup_done; then
+        echo "set up: yes ($D)"
+        echo "kernel: $(kernel_version) user-mode Linux ($(cat "$D/uml/.deb"))"
+        [ -f "$SHIM" ] && echo "xstate shim: $SHIM" || echo "xstate shim: none"
+    else
+        echo "set up: no ($D); run: $0 setup"
+        return 1
+    fi
+}
+
+# ------------------------------------------------------------------------------------ run
+# Where UML keeps guest memory (an unlinked file, mapped executable): /dev/shm is fastest,
+# but a small /dev/shm (64 MiB in Docker) would crash the guest when it fills.
+pick_tmpdir() {
+    local need_kb want=$1
+    [ -n "${KXFER_GUEST_TMPDIR:-}" ] && { echo "$KXFER_GUEST_TMPDIR"; return; }
+    case $want in
+    *G) need_kb=$(( ${want%G} * 1048576 )) ;;
+    *M) need_kb=$(( ${want%M} * 1024 )) ;;
+    *)  need_kb=1048576 ;;
+    esac
+    if [ -d /dev/shm ] && [ -w /dev/shm ] &&
+       [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -ge "$need_kb" ]; then
+        echo /dev/shm
+    else
+        echo /tmp
+    fi
+}
+
+cmd_run() {
+    local timeout=${KXFER_GUEST_TIMEOUT:-600}
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --timeout) timeout=$2; shift 2 ;;
+        --timeout=*) timeout=${1#*=}; shift ;;
+        --) shift; break ;;
+        *) break ;;
+        esac
+    done
+    [ $# -gt 0 ] || { echo "usage: $0 run [--timeout S] -- CMD [ARGS...]" >&2; exit 2; }
+    setup_done || skip77 "guest not set up in $D (run: $0 setup)"
+
+    local mem=${KXFER_GUEST_MEM:-1024M} tmpdir tmp tag
+    tmpdir=$(pick_tmpdir "$mem")
+    # Under /tmp, not /dev/shm: the guest mounts its own tmpfs over /dev/shm.
+    tmp=$(mktemp -d /tmp/kxfer-guest.XXXXXX)
+    tag=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+
+    # The command as a script: its arguments and environment are quoted by bash (%q) here
+    # and never pass through the kernel command line, which only carries the script's path.
+    {
+        echo '#!/bin/bash'
+        local v
+        for v in $(compgen -e); do
+            case $v in PWD|OLDPWD|SHLVL|_|BASH_*) continue ;; esac
+            printf 'export %s=%q\n' "$v" "${!v}"
+        done
+        echo 'export KXFER_IN_GUEST=1'
+        printf 'cd -- %q || exit 125\n' "$PWD"
+        printf 'exec'; printf ' %q' "$@"; printf '\n'
+    } >"$tmp/cmd.sh"
+
+    # Guest stdout comes through a FIFO so this shell can wait interruptibly (a trap does not
+    # run while bash waits for a foreground pipeline) and forward SIGTERM to UML.
+    mkfifo "$tmp/out"
+    # awk: hide our marker lines, keep the command's bytes, remember the status.
+    awk -v tag="$tag" -v rcfile="$tmp/rc" -v bootlog="$tmp/boot.log" '
+        BEGIN { boot = "KXFER-GUEST-BOOTED " tag; exit_m = "KXFER-GUEST-EXIT " tag " " }
+        done { next }                              # after the exit marker: shutdown noise
+        $0 == boot { print "booted" > rcfile; close(rcfile); booted = 1; next }
+        !booted {                                  # before /init ran CMD: only panics etc.
+            print > bootlog; print > "/dev/stderr"; next
+        }
+        (i = index($0, exit_m)) > 0 {
+            printf "%s", substr($0, 1, i - 1)      # output that did not end in a newline
+            print "exit " substr($0, i + length(exit_m)) > rcfile; close(rcfile)
+            done = 1; fflush(); next
+        }
+        { print; fflush() }' <"$tmp/out" &
+    local awk_pid=$!
+
+    local shim_env=()
+    [ -f "$SHIM" ] && shim_env=(LD_PRELOAD="$SHIM")
+    local t0=$EPOCHREALTIME uml_rc=0
+    # Guest console 0 (/dev/console) is UML's stdout, console 1 (/dev/tty1) is fd 3 = our
+    # stderr; UML's own stderr (host-side errors before the kernel runs) goes to a file.
+    # timeout -s TERM: SIGKILL would leave UML's ptrace helper processes behind; -k only as
+    # the last resort.  uml_dir keeps UML's pid file and mconsole socket out of $HOME/.uml.
+    # The kernel's loglevel=1 after quiet keeps everything but panics off the console.
+    env TMPDIR="$tmpdir" "${shim_env[@]}" \
+        timeout -k 10 -s TERM "$timeout" "$UML" \
+        mem="$mem" initrd="$INITRD" umid="kxfer-$tag" uml_dir="$tmp" \
+        con=null con0=fd:0,fd:1 con1=null,fd:3 quiet loglevel=1 panic=-1 \
+        kxfer_run="$tmp/cmd.sh" kxfer_tag="$tag" \
+        </dev/null >"$tmp/out" 3>&2 2>"$tmp/uml.err" &
+    local uml_pid=$!
+    local signalled=
+    trap 'signalled=1; kill -TERM $uml_pid 2>/dev/null' TERM INT HUP
+    while :; do
+        uml_rc=0
+        wait $uml_pid || uml_rc=$?
+        kill -0 $uml_pid 2>/dev/null || break   # wait was interrupted by a trapped signal
+    done
+    trap - TERM INT HUP
+    wait $awk_pid || true
+    local secs
+    secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+
+    # Never leave UML processes behind: every one of them carries our umid in its argv.
+    local left
+    left=$(ps -eo pid=,args= | awk -v u="umid=kxfer-$tag" 'index($0, u) && !/awk/ {print $1}')
+    if [ -n "$left" ]; then
+        echo "ktls-guest: killing leftover UML processes: $left" >&2
+        kill -KILL $left 2>/dev/null || true
+    fi
+
+    local status rc
+    status=$(tail -n 1 "$tmp/rc" 2>/dev/null || true)
+    case $status in
+    "exit "*) rc=${status#exit } ;;
+    booted)
+        if [ -n "$signalled" ]; then
+            echo "ktls-guest: stopped by a signal" >&2; rc=143
+        elif [ "$uml_rc" -eq 124 ]; then
+            echo "ktls-guest: timed out after ${timeout}s" >&2; rc=124
+        else
+            echo "ktls-guest: guest died without an exit status (UML exit $uml_rc)" >&2; rc=125
+        fi ;;
+    *)
+        # The guest never reached /init's command: say why in one line on stdout (runner).
+        local why
+        why=$(cat "$tmp/uml.err" "$tmp/boot.log" 2>/dev/null | grep -v '^\s*$' |
+              awk '/panic|[Ff]ail|[Ee]rror|[Cc]annot/ { print; found = 1; exit }
+                   { last = $0 } END { if (!found && NR) print last }')
+        [ "$uml_rc" -eq 124 ] && why="boot timed out after ${timeout}s"
+        echo "ktls-guest: guest did not boot (UML exit $uml_rc${why:+: $why})"
+        rc=77 ;;
+    esac
+    [ -n "${KXFER_GUEST_VERBOSE:-}" ] && echo "ktls-guest: guest ran ${secs}s, status $rc" >&2
+    rm -rf "$tmp"
+    exit "$rc"
+}
+
+case ${1:-} in
+setup)  cmd_setup ;;
+run)    shift; cmd_run "$@" ;;
+status) cmd_status ;;
+*)      sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,387 @@
+/* A server connection: TLS handshake, request heads, responses, bodies, closing.
+ *
+ * conn_advance() is the one place that switches on the state.  It runs after every
+ * event and keeps going until the connection has to wait: for socket readiness (one
+ * poll in flight), for a file operation of the data path, or for nothing at all when
+ * it closes.  Completions only record results (conn_complete) and call it again. */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tls.h"
+#include "util.h"
+#include "xfer.h"
+
+#define LINGER_SECONDS 2
+
+static void peer_name(const struct sockaddr *sa, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		snprintf(out, cap, "[%s]:%u", ip, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		snprintf(out, cap, "%s:%u", ip, ntohs(s4->sin_port));
+	}
+}
+
+struct conn *conn_new(struct worker *w, int fd, const struct sockaddr *peer, bool refuse)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int one = 1;
+
+	if (!c)
+		return NULL;
+	if (tls_new(w->cfg->tls, fd, NULL, &c->tls)) {
+		free(c);
+		return NULL;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->w = w;
+	c->fd = fd;
+	c->file_fd = c->dir_fd = -1;
+	c->refuse = refuse;
+	c->state = CS_HANDSHAKE;
+	c->deadline = now_sec() + w->cfg->handshake_timeout;
+	c->op_poll = (struct op){ .kind = OP_POLL, .owner = c };
+	c->op_sync = (struct op){ .kind = OP_FSYNC, .owner = c };
+	for (unsigned i = 0; i < XFER_BUFS; i++)
+		c->op_io[i] = (struct op){ .kind = OP_FILE_READ, .idx = (uint8_t)i, .owner = c };
+	peer_name(peer, c->peer, sizeof(c->peer));
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+	conn_advance(c);
+	return c;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->nconns--;
+	tls_free(c->tls);
+	close(c->fd);
+	for (unsigned i = 0; i < XFER_BUFS; i++)
+		free(c->buf[i].data);
+	free(c);
+	atomic_fetch_sub(&w->shared->conns, 1);
+}
+
+void conn_touch(struct conn *c)
+{
+	c->deadline = now_sec() + c->w->cfg->idle_timeout;
+}
+
+void conn_poll(struct conn *c, unsigned mask)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->op_poll.busy)
+		return;
+	sqe = loop_sqe(c->w);
+	io_uring_prep_poll_add(sqe, c->fd, mask);
+	loop_arm(sqe, &c->op_poll);
+	c->inflight++;
+}
+
+/* Releases everything a request holds: buffers, files, an unfinished upload. */
+static void end_request(struct conn *c)
+{
+	if (c->tx)
+		c->tx->finish(c);
+	if (c->rx)
+		c->rx->finish(c);
+	c->tx = c->rx = NULL;
+	upload_abort(c);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
+	c->file_fd = -1;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+}
+
+static void log_access(struct conn *c)
+{
+	double secs = now_sec() - c->t_start;
+	const char *tx = tls_ktls_tx(c->tls) ? "ktls" : "userspace";
+	const char *rx = tls_ktls_rx(c->tls) ? "ktls" : "userspace";
+
+	log_line("%s %s %s %d %llu %.3fs %.1fMB/s %s %s tx=%s rx=%s", c->peer,
+		 c->have_req ? c->req.method_name : "-", c->have_req ? c->req.target : "-", c->status,
+		 (unsigned long long)c->bytes, secs, secs > 0 ? (double)c->bytes / secs / 1e6 : 0.0,
+		 tls_version(c->tls), tls_cipher(c->tls), tx, rx);
+}
+
+/* Moves to CS_CLOSING: sends close_notify, and lingers when input may still arrive. */
+static void begin_close(struct conn *c)
+{
+	if (c->state == CS_CLOSING)
+		return;
+	end_request(c);
+	if (c->state != CS_HANDSHAKE)
+		tls_close_notify(c->tls);
+	if (c->linger && c->state != CS_HANDSHAKE) {
+		shutdown(c->fd, SHUT_WR);
+		c->state = CS_LINGER;
+		c->deadline = now_sec() + LINGER_SECONDS;
+		return;
+	}
+	shutdown(c->fd, SHUT_RDWR);
+	c->state = CS_CLOSING;
+}
+
+/* The request is answered: log it, then wait for the next one or close. */
+static void finish_request(struct conn *c)
+{
+	log_access(c);
+	end_request(c);
+	if (!c->keep_alive || c->w->stopping || c->refuse) {
+		begin_close(c);
+		return;
+	}
+	/* Bytes past this request's head (and body) are the next, pipelined, request. */
+	memmove(c->head, c->head + c->req.head_len, c->head_len - c->req.head_len);
+	c->head_len -= c->req.head_len;
+	c->have_req = false;
+	c->state = CS_READ_HEAD;
+	conn_touch(c);
+}
+
+/* Parses what c->head holds; returns true when a request is ready to handle. */
+static bool parse_head(struct conn *c)
+{
+	int n;
+
+	c->head[c->head_len] = 0;
+	n = http_parse_request(c->head, c->head_len, &c->req);
+	if (n == 0)
+		return false;
+	c->t_start = now_sec();
+	c->bytes = 0;
+	if (n < 0) {
+		c->req.head_len = c->head_len;
+		reply_text(c, -n, n == -431 ? "request head larger than 16 KiB\n" :
+				 n == -505 ? "only HTTP/1.x is supported\n" : "malformed request\n", true);
+		c->linger = true;
+		return true;
+	}
+	c->have_req = true;
+	handle_request(c);
+	return true;
+}
+
+static void step_handshake(struct conn *c)
+{
+	int rc = tls_handshake(c->tls);
+
+	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+		conn_poll(c, rc == TLS_WANT_READ ? POLLIN : POLLOUT);
+		return;
+	}
+	if (rc < 0) {
+		log_debug("%s: TLS handshake failed: %s", c->peer, tls_error(c->tls));
+		begin_close(c);
+		return;
+	}
+	conn_touch(c);
+	if (c->w->cfg->ktls == KTLS_ON && !tls_ktls_tx(c->tls)) {
+		log_err("%s: --ktls on, but OpenSSL did not hand the keys to the kernel "
+			"(kernel TLS unavailable or cipher not offloadable): closing", c->peer);
+		begin_close(c);
+		return;
+	}
+	if (c->refuse) {
+		c->t_start = now_sec();
+		reply_text(c, 503, "too many connections; try again shortly\n", true);
+		return;
+	}
+	c->state = CS_READ_HEAD;
+}
+
+static void step_read_head(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->head_len > 0 && parse_head(c))
+		return;
+	if (c->w->stopping && c->head_len == 0) {
+		begin_close(c);
+		return;
+	}
+	n = tls_read(c->tls, c->head + c->head_len, HTTP_HEAD_MAX - c->head_len);
+	if (n > 0) {
+		c->head_len += (size_t)n;
+		conn_touch(c);
+		if (!parse_head(c) && c->head_len >= HTTP_HEAD_MAX)
+			reply_text(c, 431, "request head larger than 16 KiB\n", true);
+	} else if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+		conn_poll(c, n == TLS_WANT_READ ? POLLIN : POLLOUT);
+	} else {
+		if (n < 0 && c->head_len > 0)
+			log_debug("%s: %s", c->peer, tls_error(c->tls));
+		begin_close(c);
+	}
+}
+
+static void step_write_out(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = tls_write(c->tls, c->out + c->out_off, c->out_len - c->out_off);
+
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+			conn_poll(c, n == TLS_WANT_READ ? POLLIN : POLLOUT);
+			return;
+		}
+		if (n <= 0) {
+			log_debug("%s: %s", c->peer, tls_error(c->tls));
+			begin_close(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+		conn_touch(c);
+	}
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	if (c->tx && c->to_go > 0)
+		c->state = CS_SEND_BODY;
+	else if (c->rx && c->state != CS_RECV_BODY)
+		c->state = CS_RECV_BODY;
+	else
+		finish_request(c);
+}
+
+static void step_body(struct conn *c, const struct xfer_ops *path)
+{
+	switch (path->pump(c)) {
+	case XFER_AGAIN:
+		return;
+	case XFER_DONE:
+		if (c->state == CS_SEND_BODY)
+			finish_request(c);
+		else
+			c->state = CS_COMMIT;
+		return;
+	case XFER_ERROR:
+		log_debug("%s: %s aborted after %llu bytes", c->peer, c->req.target,
+			  (unsigned long long)c->bytes);
+		if (c->state == CS_SEND_BODY)
+			log_access(c);
+		c->keep_alive = false;
+		begin_close(c);
+		return;
+	}
+}
+
+/* Drains input after close_notify until the peer closes or the linger time ends. */
+static void step_linger(struct conn *c)
+{
+	char sink[4096];
+	ssize_t n;
+
+	while ((n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+		;
+	if (n < 0 && errno == EAGAIN && now_sec() < c->deadline) {
+		conn_poll(c, POLLIN);
+		return;
+	}
+	c->state = CS_CLOSING;
+}
+
+void conn_advance(struct conn *c)
+{
+	enum conn_state before;
+
+	do {
+		before = c->state;
+		if (c->op_poll.busy)
+			return; /* waiting for readiness; the poll's completion resumes us */
+		switch (c->state) {
+		case CS_HANDSHAKE:
+			step_handshake(c);
+			break;
+		case CS_READ_HEAD:
+			step_read_head(c);
+			break;
+		case CS_WRITE_OUT:
+			step_write_out(c);
+			break;
+		case CS_SEND_BODY:
+			step_body(c, c->tx);
+			break;
+		case CS_RECV_BODY:
+			step_body(c, c->rx);
+			break;
+		case CS_COMMIT:
+			if (!c->op_sync.busy)
+				upload_commit(c);
+			break;
+		case CS_LINGER:
+			step_linger(c);
+			break;
+		case CS_CLOSING:
+			if (c->inflight == 0)
+				conn_free(c);
+			return;
+		}
+	} while (c->state != before || (c->state == CS_READ_HEAD && !c->op_poll.busy &&
+					 c->head_len > 0 && !c->have_req));
+}
+
+void conn_complete(struct conn *c, struct op *op, int res)
+{
+	c->inflight--;
+	switch (op->kind) {
+	case OP_POLL:
+		break;
+	case OP_FSYNC:
+		if (res < 0)
+			c->commit_error = res;
+		break;
+	default: /* file I/O of the data path */
+		if (c->state == CS_SEND_BODY && c->tx)
+			c->tx->complete(c, op, res);
+		else if (c->state == CS_RECV_BODY && c->rx)
+			c->rx->complete(c, op, res);
+		break;
+	}
+	conn_advance(c);
+}
+
+void conn_abort(struct conn *c)
+{
+	c->keep_alive = false;
+	c->linger = false;
+	shutdown(c->fd, SHUT_RDWR); /* a pending poll completes, the step then fails */
+	if (c->state == CS_LINGER)
+		c->state = CS_CLOSING;
+	if (!c->op_poll.busy && c->inflight == 0) {
+		begin_close(c);
+		conn_advance(c);
+	}
+}

@@ -1,0 +1,124 @@
+/* Request paths.  Normalisation is lexical and pure; confinement is the kernel's job
+ * (openat2 with RESOLVE_BENEATH), so a symlink inside the root that points outside it
+ * fails with EXDEV however it is reached. */
+#include "path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int path_decode(const char *src, size_t n, char *dst, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)src[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return -1;
+			hi = hexval((unsigned char)src[i + 1]);
+			lo = hexval((unsigned char)src[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = hi << 4 | lo;
+			i += 2;
+		}
+		if (c == 0 || o + 1 >= cap)
+			return -1;
+		dst[o++] = (char)c;
+	}
+	dst[o] = 0;
+	return (int)o;
+}
+
+int path_from_target(const char *target, char *out, size_t cap, bool *trailing_slash)
+{
+	char decoded[PATH_REL_MAX];
+	size_t n, o = 0;
+	char *seg, *save = NULL;
+
+	/* absolute-form (RFC 9112 3.2.2): drop "scheme://authority" */
+	if (!strncmp(target, "https://", 8) || !strncmp(target, "http://", 7)) {
+		target = strchr(strstr(target, "//") + 2, '/');
+		if (!target)
+			target = "/";
+	}
+	if (target[0] != '/')
+		return -400;
+	n = strcspn(target, "?#");
+	if (path_decode(target, n, decoded, sizeof(decoded)) < 0)
+		return -400;
+	n = strlen(decoded);
+	*trailing_slash = n > 0 && decoded[n - 1] == '/';
+
+	out[0] = 0;
+	for (seg = strtok_r(decoded, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		size_t len = strlen(seg);
+
+		if (!strcmp(seg, "."))
+			continue;
+		if (!strcmp(seg, "..")) {
+			char *slash;
+
+			if (o == 0)
+				return -403; /* would climb above the root */
+			out[o] = 0;
+			slash = strrchr(out, '/');
+			o = slash ? (size_t)(slash - out) : 0;
+			out[o] = 0;
+			continue;
+		}
+		if (o + (o > 0) + len + 1 > cap)
+			return -400;
+		if (o > 0)
+			out[o++] = '/';
+		memcpy(out + o, seg, len);
+		o += len;
+		out[o] = 0;
+	}
+	return 0;
+}
+
+int path_open(int rootfd, const char *rel, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (unsigned)flags | O_CLOEXEC,
+		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	fd = syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof(how));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+const char *path_split(const char *rel, char *dir, size_t cap)
+{
+	const char *slash = strrchr(rel, '/');
+	size_t n = slash ? (size_t)(slash - rel) : 0;
+
+	if (cap == 0)
+		return slash ? slash + 1 : rel;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dir, rel, n);
+	dir[n] = 0;
+	return slash ? slash + 1 : rel;
+}

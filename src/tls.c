@@ -1,0 +1,483 @@
+/* TLS through OpenSSL 3: the only file that knows OpenSSL's types.
+ *
+ * The handshake always runs on the socket itself (SSL_set_fd), never through memory
+ * BIOs: OpenSSL installs kTLS keys only on a socket BIO, and the data path chosen after
+ * the handshake (userspace or kernel) must be free to use the same socket. */
+#include "tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "util.h"
+
+struct tls_ctx {
+	SSL_CTX *ssl_ctx;
+	uint8_t pin[32];
+	bool has_pin;
+	bool verify;
+};
+
+struct tls {
+	SSL *ssl;
+	struct tls_ctx *ctx;
+	char err[256];
+};
+
+/* Userspace reads go through buffers this large once read-ahead is on. */
+#define READ_BUFFER_LEN (256 * 1024)
+
+static void openssl_reason(char *err, size_t errlen, const char *what)
+{
+	unsigned long e = ERR_peek_last_error();
+	char reason[200] = "unknown error";
+
+	if (e)
+		ERR_error_string_n(e, reason, sizeof(reason));
+	snprintf(err, errlen, "%s: %s", what, reason);
+	ERR_clear_error();
+}
+
+/* Splits an OpenSSL cipher list into TLS 1.3 suites ("TLS_...") and TLS 1.2 ciphers. */
+static int set_ciphers(SSL_CTX *c, const char *list, char *err, size_t errlen)
+{
+	char v13[512] = "", v12[512] = "", buf[1024], *tok, *save = NULL;
+
+	if (!list)
+		list = TLS_DEFAULT_SUITES;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ":,", &save); tok; tok = strtok_r(NULL, ":,", &save)) {
+		char *dst = strncmp(tok, "TLS_", 4) ? v12 : v13;
+		size_t n = strlen(dst);
+
+		snprintf(dst + n, sizeof(v13) - n, "%s%s", n ? ":" : "", tok);
+	}
+	if (!SSL_CTX_set_ciphersuites(c, v13) || (*v12 && !SSL_CTX_set_cipher_list(c, v12))) {
+		openssl_reason(err, errlen, "bad --ciphers list");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char h11[] = "\x08http/1.1";
+
+	if (SSL_select_next_proto((unsigned char **)out, outlen, h11, sizeof(h11) - 1, in, inlen) ==
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_OK;
+	return SSL_TLSEXT_ERR_ALERT_FATAL; /* RFC 7301 3.2: no protocol in common */
+}
+
+static struct tls_ctx *ctx_new(const SSL_METHOD *method, const struct tls_config *cfg, char *err,
+			       size_t errlen)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return NULL;
+	ctx->ssl_ctx = SSL_CTX_new(method);
+	if (!ctx->ssl_ctx) {
+		openssl_reason(err, errlen, "SSL_CTX_new");
+		free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+			    (cfg->ktls ? SSL_OP_ENABLE_KTLS : 0));
+	SSL_CTX_set_default_read_buffer_len(ctx->ssl_ctx, READ_BUFFER_LEN);
+	return ctx;
+}
+
+static int load_keypair(SSL_CTX *c, const char *cert, const char *key, char *err, size_t errlen)
+{
+	if (SSL_CTX_use_certificate_chain_file(c, cert) != 1) {
+		openssl_reason(err, errlen, cert);
+		return -EINVAL;
+	}
+	if (SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(c) != 1) {
+		openssl_reason(err, errlen, key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int tls_server_ctx(const struct tls_config *cfg, struct tls_ctx **out, char *err, size_t errlen)
+{
+	struct tls_ctx *ctx = ctx_new(TLS_server_method(), cfg, err, errlen);
+	SSL_CTX *c;
+	int rc = -EINVAL;
+
+	if (!ctx)
+		return -ENOMEM;
+	c = ctx->ssl_ctx;
+	SSL_CTX_set_min_proto_version(c, cfg->tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
+	SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_max_early_data(c, 0); /* no 0-RTT: early data can be replayed */
+	SSL_CTX_set_alpn_select_cb(c, alpn_select, NULL);
+	if (set_ciphers(c, cfg->ciphers, err, errlen) || load_keypair(c, cfg->cert_file, cfg->key_file, err, errlen))
+		goto fail;
+	if (cfg->ca_file) {
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->ca_file);
+
+		if (!names || SSL_CTX_load_verify_locations(c, cfg->ca_file, NULL) != 1) {
+			sk_X509_NAME_pop_free(names, X509_NAME_free);
+			openssl_reason(err, errlen, cfg->ca_file);
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(c, names);
+		SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
+	*out = ctx;
+	return 0;
+fail:
+	tls_ctx_free(ctx);
+	return rc;
+}
+
+int tls_client_ctx(const struct tls_config *cfg, struct tls_ctx **out, char *err, size_t errlen)
+{
+	struct tls_ctx *ctx = ctx_new(TLS_client_method(), cfg, err, errlen);
+	SSL_CTX *c;
+
+	if (!ctx)
+		return -ENOMEM;
+	c = ctx->ssl_ctx;
+	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+	if (set_ciphers(c, cfg->ciphers, err, errlen))
+		goto fail;
+	if (cfg->cert_file && load_keypair(c, cfg->cert_file, cfg->key_file, err, errlen))
+		goto fail;
+	if (cfg->pin) {
+		/* The pin replaces chain and name checks: it names the exact certificate. */
+		memcpy(ctx->pin, cfg->pin, sizeof(ctx->pin));
+		ctx->has_pin = true;
+	} else if (!cfg->insecure) {
+		int ok = cfg->ca_file ? SSL_CTX_load_verify_locations(c, cfg->ca_file, NULL)
+				      : SSL_CTX_set_default_verify_paths(c);
+
+		if (ok != 1) {
+			openssl_reason(err, errlen, cfg->ca_file ? cfg->ca_file : "system trust store");
+			goto fail;
+		}
+		SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+		ctx->verify = true;
+	}
+	*out = ctx;
+	return 0;
+fail:
+	tls_ctx_free(ctx);
+	return -EINVAL;
+}
+
+void tls_ctx_free(struct tls_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	SSL_CTX_free(ctx->ssl_ctx);
+	OPENSSL_cleanse(ctx->pin, sizeof(ctx->pin));
+	free(ctx);
+}
+
+int tls_new(struct tls_ctx *ctx, int fd, const char *host, struct tls **out)
+{
+	struct tls *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->ctx = ctx;
+	t->ssl = SSL_new(ctx->ssl_ctx);
+	if (!t->ssl || SSL_set_fd(t->ssl, fd) != 1)
+		goto fail;
+	if (!host) {
+		SSL_set_accept_state(t->ssl);
+	} else {
+		static const unsigned char h11[] = "\x08http/1.1";
+		X509_VERIFY_PARAM *param = SSL_get0_param(t->ssl);
+		bool is_ip = X509_VERIFY_PARAM_set1_ip_asc(param, host) == 1;
+
+		SSL_set_connect_state(t->ssl);
+		if (!is_ip && (SSL_set_tlsext_host_name(t->ssl, host) != 1 ||
+			       (ctx->verify && SSL_set1_host(t->ssl, host) != 1)))
+			goto fail;
+		if (is_ip && !ctx->verify)
+			X509_VERIFY_PARAM_set1_ip(param, NULL, 0);
+		SSL_set_alpn_protos(t->ssl, h11, sizeof(h11) - 1);
+	}
+	*out = t;
+	return 0;
+fail:
+	SSL_free(t->ssl);
+	free(t);
+	return -ENOMEM;
+}
+
+void tls_free(struct tls *t)
+{
+	if (!t)
+		return;
+	SSL_free(t->ssl);
+	free(t);
+}
+
+/* Maps an SSL_get_error() outcome to our return convention and records the reason. */
+static int io_result(struct tls *t, int ret, const char *what)
+{
+	int e = SSL_get_error(t->ssl, ret), saved = errno;
+	long vr;
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		return TLS_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return TLS_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_last_error() == 0) {
+			snprintf(t->err, sizeof(t->err), "%s: %s", what,
+				 saved ? strerror(saved) : "connection closed by peer");
+			ERR_clear_error();
+			return saved ? -saved : -ECONNRESET;
+		}
+		/* fall through */
+	default:
+		vr = SSL_get_verify_result(t->ssl);
+		if (vr != X509_V_OK) {
+			snprintf(t->err, sizeof(t->err), "%s: certificate verification failed: %s", what,
+				 X509_verify_cert_error_string(vr));
+			ERR_clear_error();
+			return -EKEYREJECTED;
+		}
+		if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			snprintf(t->err, sizeof(t->err), "%s: connection closed without close_notify", what);
+			ERR_clear_error();
+			return -ECONNRESET;
+		}
+		openssl_reason(t->err, sizeof(t->err), what);
+		return -EPROTO;
+	}
+}
+
+/* After a client handshake with --pin: the leaf's SHA-256 must match. */
+static int check_pin(struct tls *t)
+{
+	X509 *leaf = SSL_get0_peer_certificate(t->ssl);
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	char want[65], got[65];
+
+	if (!leaf || X509_digest(leaf, EVP_sha256(), md, &mdlen) != 1 || mdlen != sizeof(md)) {
+		snprintf(t->err, sizeof(t->err), "handshake: server sent no certificate to pin");
+		return -EKEYREJECTED;
+	}
+	if (CRYPTO_memcmp(md, t->ctx->pin, sizeof(md)) == 0)
+		return 0;
+	hex_encode(t->ctx->pin, 32, want);
+	hex_encode(md, 32, got);
+	snprintf(t->err, sizeof(t->err), "certificate pin mismatch: expected sha256:%.16s..., server has sha256:%s",
+		 want, got);
+	return -EKEYREJECTED;
+}
+
+int tls_handshake(struct tls *t)
+{
+	int ret = SSL_do_handshake(t->ssl);
+
+	if (ret != 1)
+		return io_result(t, ret, "handshake");
+	if (t->ctx->has_pin && !SSL_is_server(t->ssl))
+		return check_pin(t);
+	return 0;
+}
+
+ssize_t tls_read(struct tls *t, void *buf, size_t len)
+{
+	size_t n = 0;
+	int ret = SSL_read_ex(t->ssl, buf, len, &n);
+
+	return ret == 1 ? (ssize_t)n : io_result(t, ret, "read");
+}
+
+ssize_t tls_write(struct tls *t, const void *buf, size_t len)
+{
+	size_t n = 0;
+	int ret = SSL_write_ex(t->ssl, buf, len, &n);
+
+	return ret == 1 ? (ssize_t)n : io_result(t, ret, "write");
+}
+
+void tls_close_notify(struct tls *t)
+{
+	if (!(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN))
+		SSL_shutdown(t->ssl);
+	ERR_clear_error();
+}
+
+bool tls_pending(struct tls *t)
+{
+	return SSL_has_pending(t->ssl);
+}
+
+void tls_read_ahead(struct tls *t)
+{
+	SSL_set_read_ahead(t->ssl, 1);
+}
+
+const char *tls_error(const struct tls *t)
+{
+	return t->err[0] ? t->err : "no error";
+}
+
+const char *tls_version(const struct tls *t)
+{
+	return SSL_get_version(t->ssl);
+}
+
+const char *tls_cipher(const struct tls *t)
+{
+	return SSL_get_cipher_name(t->ssl);
+}
+
+bool tls_ktls_tx(const struct tls *t)
+{
+	return BIO_get_ktls_send(SSL_get_wbio(t->ssl)) > 0;
+}
+
+bool tls_ktls_rx(const struct tls *t)
+{
+	return BIO_get_ktls_recv(SSL_get_rbio(t->ssl)) > 0;
+}
+
+int tls_fingerprint(const char *cert_file, char hex[65])
+{
+	FILE *f = fopen(cert_file, "r");
+	X509 *x;
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	int rc = -EINVAL;
+
+	if (!f)
+		return -errno;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x && X509_digest(x, EVP_sha256(), md, &mdlen) == 1 && mdlen == sizeof(md)) {
+		hex_encode(md, sizeof(md), hex);
+		rc = 0;
+	}
+	X509_free(x);
+	ERR_clear_error();
+	return rc;
+}
+
+static int add_ext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+	if (!ext)
+		return -EINVAL;
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -EINVAL;
+}
+
+/* Writes a PEM object to path through a temporary file, so a crash never leaves half a key. */
+static int write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *x)
+{
+	char tmp[4200];
+	FILE *f;
+	int fd, ok;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return -errno;
+	}
+	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, x);
+	ok = ok && fflush(f) == 0 && fsync(fd) == 0;
+	if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int generate(const char *cert, const char *key)
+{
+	EVP_PKEY *pkey = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *name;
+	uint8_t serial[16];
+	BIGNUM *bn = NULL;
+	char host[256] = "localhost", san[512];
+	int rc = -EINVAL;
+
+	if (!pkey || !x || RAND_bytes(serial, sizeof(serial)) != 1)
+		goto out;
+	serial[0] &= 0x7f;
+	bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(san, sizeof(san), "DNS:localhost,IP:127.0.0.1,IP:::1%s%s",
+		 strcmp(host, "localhost") ? ",DNS:" : "", strcmp(host, "localhost") ? host : "");
+	name = X509_get_subject_name(x);
+	if (!bn || !X509_set_version(x, 2) || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(x), 3650L * 86400) || !X509_set_pubkey(x, pkey) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"kxfer self-signed", -1, -1, 0) ||
+	    !X509_set_issuer_name(x, name))
+		goto out;
+	if (add_ext(x, NID_basic_constraints, "critical,CA:TRUE") ||
+	    add_ext(x, NID_subject_key_identifier, "hash") || add_ext(x, NID_subject_alt_name, san) ||
+	    !X509_sign(x, pkey, EVP_sha256()))
+		goto out;
+	rc = write_pem(key, 0600, pkey, NULL);
+	if (rc == 0)
+		rc = write_pem(cert, 0644, NULL, x);
+out:
+	BN_free(bn);
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	ERR_clear_error();
+	return rc;
+}
+
+int tls_selfsigned(const char *dir, char *cert, char *key, size_t cap, bool *created, char *err,
+		   size_t errlen)
+{
+	int rc;
+
+	snprintf(cert, cap, "%s/cert.pem", dir);
+	snprintf(key, cap, "%s/key.pem", dir);
+	*created = false;
+	if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
+		return 0;
+	rc = generate(cert, key);
+	if (rc) {
+		snprintf(err, errlen, "cannot write a certificate into %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	*created = true;
+	return 0;
+}

@@ -1,0 +1,187 @@
+/* Small helpers shared by every module: time, logging, sizes, strings. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int log_level = LOG_NORMAL;
+static const char *log_prog = "kxfer";
+
+double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void log_set_prog(const char *prog)
+{
+	log_prog = prog;
+}
+
+static void log_write(const char *prefix, const char *fmt, va_list ap)
+{
+	char line[2048];
+	int n = 0, m;
+
+	if (prefix)
+		n = snprintf(line, sizeof(line), "%s: ", prefix);
+	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	if (m < 0)
+		return;
+	n = MIN((size_t)(n + m), sizeof(line) - 2);
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
+}
+
+#define LOG_FN(name, min_level, prefix)                  \
+	void name(const char *fmt, ...)                  \
+	{                                                \
+		va_list ap;                              \
+		if (log_level < (min_level))             \
+			return;                          \
+		va_start(ap, fmt);                       \
+		log_write(prefix, fmt, ap);              \
+		va_end(ap);                              \
+	}
+
+LOG_FN(log_err, LOG_QUIET, log_prog)
+LOG_FN(log_info, LOG_NORMAL, log_prog)
+LOG_FN(log_debug, LOG_VERBOSE, log_prog)
+LOG_FN(log_line, LOG_NORMAL, NULL)
+
+int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (toupper((unsigned char)*end)) {
+	case 0: break;
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	default: return -EINVAL;
+	}
+	if (shift && (*end == 'i' || *end == 'I'))
+		end++;
+	if (shift && (*end == 'B' || *end == 'b'))
+		end++;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+const char *human_bytes(uint64_t n, char *buf, size_t cap)
+{
+	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(unit)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, cap, "%llu B", (unsigned long long)n);
+	else
+		snprintf(buf, cap, "%.1f %s", v, unit[u]);
+	return buf;
+}
+
+void hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = 0;
+}
+
+static int hex_val(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int hex_decode(const char *in, uint8_t *out, size_t len)
+{
+	size_t n = 0;
+
+	while (*in && n < len) {
+		int hi, lo;
+
+		if (*in == ':') {
+			in++;
+			continue;
+		}
+		hi = hex_val((unsigned char)in[0]);
+		lo = hi < 0 ? -1 : hex_val((unsigned char)in[1]);
+		if (lo < 0)
+			return -EINVAL;
+		out[n++] = (uint8_t)(hi << 4 | lo);
+		in += 2;
+	}
+	return n == len && *in == 0 ? 0 : -EINVAL;
+}
+
+bool ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+	const volatile uint8_t *x = a, *y = b;
+	size_t n = MAX(alen, blen);
+	uint8_t diff = alen != blen;
+
+	/* Walk the longer length so timing reveals nothing about where they differ. */
+	for (size_t i = 0; i < n; i++)
+		diff |= (i < alen ? x[i] : 0) ^ (i < blen ? y[i] : 0);
+	return diff == 0;
+}
+
+char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = 0;
+	return s;
+}
