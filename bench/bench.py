@@ -14,6 +14,9 @@ round-robin (the order rotates every round) after one warm-up fetch each.  Per r
                 after it exits
   client CPU    ru_utime+ru_stime of the client process from wait4()
   CPU-s/GiB     CPU seconds / (bytes / 2**30)
+  other_cpu_s   CPU seconds used during the run by anything but the server and the client
+                (/proc/stat busy time minus both; 10 ms ticks, so +-0.03 is noise): other
+                users' load that disturbed the run.  steal_s: hypervisor steal time.
 
 Plain python3 standard library only.
 """
@@ -90,6 +93,23 @@ def proc_cpu(pid):
     fields = s[s.rindex(")") + 2:].split()
     # fields[0] is field 3 (state); utime/stime are fields 14/15.
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def host_cpu():
+    """(busy, steal) seconds of all CPUs together, from /proc/stat (busy: not idle/iowait)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return (sum(v) - v[3] - v[4]) / CLK_TCK, (v[7] if len(v) > 7 else 0) / CLK_TCK
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+
+
+def background_busy(seconds=2.0):
+    """Fraction of all CPUs busy while we do nothing (other users' load)."""
+    b0 = host_cpu()[0]
+    time.sleep(seconds)
+    return (host_cpu()[0] - b0) / seconds / os.cpu_count()
 
 
 def children_of(pid):
@@ -301,12 +321,16 @@ class Bench:
         if client == "curl":
             return ["curl", "-sS", "-o", "/dev/null", "--cacert", s["cafile"],
                     "-w", "%{http_code} %{size_download}", url]
-        return [self.kxfer, "get", url, "-o", "/dev/null", "--pin", s["pin"], "--json"]
+        # Not `-o /dev/null`: kxfer get writes .FILE.kxfer-part beside FILE and renames it
+        # onto FILE, which for /dev/null (as root) would replace the device node.  The body
+        # goes to stdout, which is /dev/null; --json then goes to stderr.
+        return [self.kxfer, "get", url, "-o", "-", "--pin", s["pin"], "--json"]
 
     def spawn_wait(self, argv, outpath, errpath):
         """Run argv (stdout/stderr to files); returns (status, wall_s, user_s, sys_s)."""
         fa = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-              (os.POSIX_SPAWN_OPEN, 1, outpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+              (os.POSIX_SPAWN_OPEN, 1, outpath, os.O_WRONLY | os.O_CREAT | (
+                  os.O_TRUNC if outpath != os.devnull else 0), 0o644),
               (os.POSIX_SPAWN_OPEN, 2, errpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
         t0 = time.monotonic()
         pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=fa)
@@ -326,9 +350,13 @@ class Bench:
         outp = os.path.join(self.tmp, "client.out")
         errp = os.path.join(self.tmp, "client.err")
         pids = s["pids"]()
+        if client != "curl":
+            outp = os.devnull
+        h0 = host_cpu()
         before = [proc_cpu(p) for p in pids]
         status, wall, cu, cs = self.spawn_wait(argv, outp, errp)
         after = [proc_cpu(p) for p in pids]
+        h1 = host_cpu()
         su = sum(a[0] - b[0] for a, b in zip(after, before))
         ss = sum(a[1] - b[1] for a, b in zip(after, before))
         for name, p in self.procs.items():
@@ -336,8 +364,10 @@ class Bench:
                 raise BenchError("%s died (status %s) during %s <- %s; log %s:\n%s" % (
                     name, p.returncode, client, server, self.servers[name]["log"],
                     tail(self.servers[name]["log"])))
-        with open(outp, errors="replace") as f:
-            out = f.read()
+        out = ""
+        if outp != os.devnull:
+            with open(outp, errors="replace") as f:
+                out = f.read()
         with open(errp, errors="replace") as f:
             err = f.read()
         problem, got, note = None, None, ""
@@ -354,7 +384,7 @@ class Bench:
                     problem = "HTTP status %s" % m.group(1)
         else:
             j = None
-            for line in out.splitlines():
+            for line in (out + "\n" + err).splitlines():
                 line = line.strip()
                 if line.startswith("{"):
                     try:
@@ -363,7 +393,7 @@ class Bench:
                         pass
             if j is None:
                 if not problem:
-                    problem = "no --json object on stdout"
+                    problem = "no --json object on stderr"
             else:
                 got = j.get("bytes")
                 if j.get("status") != 200 and not problem:
@@ -392,9 +422,14 @@ class Bench:
                     server_cpu_s_per_gib=round((su + ss) / gib, 4),
                     client_user_s=round(cu, 4), client_sys_s=round(cs, 4),
                     client_cpu_s_per_gib=round((cu + cs) / gib, 4),
+                    other_cpu_s=round(h1[0] - h0[0] - su - ss - cu - cs, 2),
+                    steal_s=round(h1[1] - h0[1], 2),
                     loadavg1=round(os.getloadavg()[0], 2), note=note)
 
     # ---- reporting -----------------------------------------------------------------------
+
+    def tick_per_gib(self):
+        return (1 / CLK_TCK) / (self.size / GIB)
 
     def machine_facts(self):
         f = []
@@ -456,14 +491,15 @@ class Bench:
             med[(sv, cl)] = dict(n=len(rs), wall=m("wall_s"), mbps=m("mb_s"),
                                  mbps_min=min(r["mb_s"] for r in rs),
                                  mbps_max=max(r["mb_s"] for r in rs),
-                                 scpu=m("server_cpu_s_per_gib"), ccpu=m("client_cpu_s_per_gib"))
+                                 scpu=m("server_cpu_s_per_gib"), ccpu=m("client_cpu_s_per_gib"),
+                                 other=m("other_cpu_s"))
         lines = ["| server | client | runs | MB/s (median) | MB/s min-max | wall s | "
-                 "server CPU-s/GiB | client CPU-s/GiB |",
-                 "|---|---|--:|--:|--:|--:|--:|--:|"]
+                 "server CPU-s/GiB | client CPU-s/GiB | other CPU-s |",
+                 "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
         for (sv, cl), d in med.items():
-            lines.append("| %s | %s | %d | %.0f | %.0f-%.0f | %.3f | %.3f | %.3f |" % (
+            lines.append("| %s | %s | %d | %.0f | %.0f-%.0f | %.3f | %.3f | %.3f | %.2f |" % (
                 sv, cl, d["n"], d["mbps"], d["mbps_min"], d["mbps_max"], d["wall"],
-                d["scpu"], d["ccpu"]))
+                d["scpu"], d["ccpu"], d["other"]))
         goals = []
         kk = med.get(("kxfer-serve", "kxfer-get"))
         nc = med.get(("nginx", "curl"))
@@ -495,7 +531,7 @@ class Bench:
         os.makedirs(self.outdir, exist_ok=True)
         fields = ["round", "server", "client", "bytes", "wall_s", "mb_s", "server_user_s",
                   "server_sys_s", "server_cpu_s_per_gib", "client_user_s", "client_sys_s",
-                  "client_cpu_s_per_gib", "loadavg1", "note"]
+                  "client_cpu_s_per_gib", "other_cpu_s", "steal_s", "loadavg1", "note"]
         with open(os.path.join(self.outdir, "results.csv"), "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()
@@ -504,7 +540,10 @@ class Bench:
             f.write("# kxfer benchmark %s\n\n" % os.path.basename(self.outdir))
             f.write("%d MiB file from the page cache over 127.0.0.1, TLS 1.3 %s, medians of %d "
                     "runs (MB/s = 10^6 bytes/s, wall clock of the client process; CPU = "
-                    "user+sys).\n\n" % (self.size_mb, SUITE, self.runs))
+                    "user+sys; other CPU-s = CPU time used during a run by anything but the "
+                    "server and the client, i.e. disturbance). Server CPU comes in clock ticks: "
+                    "resolution %.3f CPU-s/GiB.\n\n"
+                    % (self.size_mb, SUITE, self.runs, self.tick_per_gib()))
             f.write("\n".join(lines) + "\n\n")
             if goals:
                 f.write("Goals:\n\n" + "".join("- %s\n" % g for g in goals) + "\n")
@@ -526,6 +565,12 @@ class Bench:
         if "kxfer-serve" in servers:
             self.start_kxfer()
         self.facts = self.machine_facts()
+        bg = background_busy()
+        self.facts.append(("background load", "%.0f%% of all CPUs busy over 2 s before the runs"
+                           % (bg * 100)))
+        if bg > 0.10:
+            log("warning: the machine is %.0f%% busy with other work; numbers will be noisy"
+                % (bg * 100))
         for name in servers:
             s = self.servers[name]
             suite = negotiated_suite(s["port"], s["cafile"])
@@ -549,8 +594,9 @@ class Bench:
                        r["client_cpu_s_per_gib"]))
         lines, goals, ctx = self.summarize()
         self.write_results(lines, goals, ctx)
-        print("kxfer benchmark: %d MiB, %s, 127.0.0.1, medians of %d runs (MB/s = 1e6 B/s)\n"
-              % (self.size_mb, SUITE, self.runs))
+        print("kxfer benchmark: %d MiB, %s, 127.0.0.1, medians of %d runs (MB/s = 1e6 B/s; "
+              "server CPU resolution %.3f CPU-s/GiB)\n"
+              % (self.size_mb, SUITE, self.runs, self.tick_per_gib()))
         print("\n".join(lines))
         if goals:
             print()

@@ -17,7 +17,8 @@ mount -t devtmpfs devtmpfs /dev
 # No \n -> \r\n translation: the host should get the command's bytes unchanged.
 stty -onlcr </dev/console 2>/dev/null
 stty -onlcr </dev/tty1 2>/dev/null
-# Kernel messages stay off the console (the command line has loglevel=1 already; panics still show).
+# Kernel messages stay off the console from now on (panics still show); boot errors
+# (quiet on the command line: level <= 3) were seen by the host before CMD starts.
 dmesg -n 1 2>/dev/null
 
 say() { echo "kxfer-guest: $*" >/dev/tty1; }

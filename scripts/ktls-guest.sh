@@ -85,7 +85,7 @@ unpack() {
     for p in "${PKGS[@]}"; do
         deb=$(ls "$D/debs/${p}_"*.deb | tail -n 1)
         case $p in user-mode-linux) dest=$D/uml ;; *) dest=$D/busybox ;; esac
-        # Unpack once per .deb: the stamp file remembers which one is there.
+        # Unpack once per .deb: $dest/.deb remembers which one is there.
         if [ "$(cat "$dest/.deb" 2>/dev/null)" != "$(basename "$deb")" ]; then
             rm -rf "$dest"; mkdir -p "$dest"
             dpkg -x "$deb" "$dest"
@@ -100,7 +100,7 @@ unpack() {
 build_shim() {
     if ! command -v cc >/dev/null; then
         rm -f "$SHIM"
-        say "warning: no cc; cannot build the xstate shim (needed on AVX-512/AMX hosts)"
+        say "warning: no cc; cannot build the xstate shim (the guest needs it on AMX CPUs)"
         return 0
     fi
     cc -O2 -Wall -shared -fPIC -o "$SHIM.tmp" "$here/guest-xstate-shim.c" -ldl
@@ -222,6 +222,7 @@ cmd_run() {
     tmpdir=$(pick_tmpdir "$mem")
     # Under /tmp, not /dev/shm: the guest mounts its own tmpfs over /dev/shm.
     tmp=$(mktemp -d /tmp/kxfer-guest.XXXXXX)
+    trap 'rm -rf "$tmp"' EXIT
     tag=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 
     # The command as a script: its arguments and environment are quoted by bash (%q) here
@@ -246,9 +247,7 @@ cmd_run() {
         BEGIN { boot = "KXFER-GUEST-BOOTED " tag; exit_m = "KXFER-GUEST-EXIT " tag " " }
         done { next }                              # after the exit marker: shutdown noise
         $0 == boot { print "booted" > rcfile; close(rcfile); booted = 1; next }
-        !booted {                                  # before /init ran CMD: only panics etc.
-            print > bootlog; print > "/dev/stderr"; next
-        }
+        !booted { print > bootlog; next }          # kernel errors before CMD: kept for "why"
         (i = index($0, exit_m)) > 0 {
             printf "%s", substr($0, 1, i - 1)      # output that did not end in a newline
             print "exit " substr($0, i + length(exit_m)) > rcfile; close(rcfile)
@@ -264,11 +263,13 @@ cmd_run() {
     # stderr; UML's own stderr (host-side errors before the kernel runs) goes to a file.
     # timeout -s TERM: SIGKILL would leave UML's ptrace helper processes behind; -k only as
     # the last resort.  uml_dir keeps UML's pid file and mconsole socket out of $HOME/.uml.
-    # The kernel's loglevel=1 after quiet keeps everything but panics off the console.
+    # quiet: kernel errors (not info) during boot reach the console; awk keeps them in
+    # boot.log to explain a failed boot.  /init then lowers the console log level so that
+    # only panics mix with CMD's output.
     env TMPDIR="$tmpdir" "${shim_env[@]}" \
         timeout -k 10 -s TERM "$timeout" "$UML" \
         mem="$mem" initrd="$INITRD" umid="kxfer-$tag" uml_dir="$tmp" \
-        con=null con0=fd:0,fd:1 con1=null,fd:3 quiet loglevel=1 panic=-1 \
+        con=null con0=fd:0,fd:1 con1=null,fd:3 quiet panic=-1 \
         kxfer_run="$tmp/cmd.sh" kxfer_tag="$tag" \
         </dev/null >"$tmp/out" 3>&2 2>"$tmp/uml.err" &
     local uml_pid=$!
@@ -276,41 +277,48 @@ cmd_run() {
     trap 'signalled=1; kill -TERM $uml_pid 2>/dev/null' TERM INT HUP
     while :; do
         uml_rc=0
-        wait $uml_pid || uml_rc=$?
+        wait $uml_pid 2>/dev/null || uml_rc=$?  # no "Aborted" job notice on a panic
         kill -0 $uml_pid 2>/dev/null || break   # wait was interrupted by a trapped signal
     done
     trap - TERM INT HUP
-    wait $awk_pid || true
     local secs
     secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 
-    # Never leave UML processes behind: every one of them carries our umid in its argv.
+    # Never leave UML processes behind (they would also keep the FIFO open): every one of
+    # them is a linux.uml that carries our umid in its argv.
     local left
-    left=$(ps -eo pid=,args= | awk -v u="umid=kxfer-$tag" 'index($0, u) && !/awk/ {print $1}')
+    left=$(ps -eo pid=,comm=,args= |
+           awk -v u="umid=kxfer-$tag" '$2 == "linux.uml" && index($0, u) { print $1 }')
     if [ -n "$left" ]; then
         echo "ktls-guest: killing leftover UML processes: $left" >&2
         kill -KILL $left 2>/dev/null || true
     fi
+    wait $awk_pid || true
 
     local status rc
     status=$(tail -n 1 "$tmp/rc" 2>/dev/null || true)
+    [ -n "$signalled" ] && [ "${status%% *}" != exit ] && status=signalled
     case $status in
     "exit "*) rc=${status#exit } ;;
+    signalled) echo "ktls-guest: stopped by a signal" >&2; rc=143 ;;
     booted)
-        if [ -n "$signalled" ]; then
-            echo "ktls-guest: stopped by a signal" >&2; rc=143
-        elif [ "$uml_rc" -eq 124 ]; then
+        if [ "$uml_rc" -eq 124 ]; then
             echo "ktls-guest: timed out after ${timeout}s" >&2; rc=124
         else
             echo "ktls-guest: guest died without an exit status (UML exit $uml_rc)" >&2; rc=125
         fi ;;
     *)
         # The guest never reached /init's command: say why in one line on stdout (runner).
+        # Every boot logs a few harmless errors (SELinux, mmapper, no ubd disk): skip those.
         local why
-        why=$(cat "$tmp/uml.err" "$tmp/boot.log" 2>/dev/null | grep -v '^\s*$' |
-              awk '/panic|[Ff]ail|[Ee]rror|[Cc]annot/ { print; found = 1; exit }
-                   { last = $0 } END { if (!found && NR) print last }')
+        cat "$tmp/uml.err" "$tmp/boot.log" 2>/dev/null |
+            grep -v -E '^\s*$|SELinux|mmapper_init|ubd device 0' >"$tmp/why" || true
+        tail -n 30 "$tmp/why" | sed 's/^/  | /' >&2
+        why=$(awk '/panic|[Ff]ail|[Ee]rror|[Cc]annot/ { print; found = 1; exit }
+                   { last = $0 } END { if (!found && NR) print last }' "$tmp/why")
         [ "$uml_rc" -eq 124 ] && why="boot timed out after ${timeout}s"
+        case $why in *"fp regs failed"*) [ -f "$SHIM" ] ||
+            why="$why; this CPU needs the xstate shim: install cc and rerun setup" ;; esac
         echo "ktls-guest: guest did not boot (UML exit $uml_rc${why:+: $why})"
         rc=77 ;;
     esac

@@ -1,0 +1,376 @@
+/* What kxfer get and put share: options, connecting, TLS, request and response heads,
+ * and the closing summary.  The socket is blocking with timeouts: a client has one
+ * connection and nothing else to do while it waits. */
+#include "client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tls.h"
+#include "util.h"
+
+enum { OPT_CA = 256, OPT_PIN, OPT_CERT, OPT_KEY, OPT_TOKEN, OPT_KTLS, OPT_JSON, OPT_QUIET,
+       OPT_CONTINUE, OPT_TIMEOUT };
+
+static const struct option options[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "pin", required_argument, NULL, OPT_PIN },
+	{ "insecure", no_argument, NULL, 'k' },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "continue", no_argument, NULL, OPT_CONTINUE },
+	{ "ktls", required_argument, NULL, OPT_KTLS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int client_parse(int argc, char **argv, struct client_opts *o, const char *usage, bool put)
+{
+	const char *pin;
+	uint64_t v;
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	o->ktls = KTLS_AUTO;
+	o->timeout = 30;
+	while ((opt = getopt_long(argc, argv, put ? "kh" : "o:kh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'o': o->output = optarg; break;
+		case 'k': o->insecure = true; break;
+		case OPT_CA: o->ca_file = optarg; break;
+		case OPT_CERT: o->cert_file = optarg; break;
+		case OPT_KEY: o->key_file = optarg; break;
+		case OPT_TOKEN: o->token = optarg; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_QUIET: o->quiet = true; break;
+		case OPT_CONTINUE:
+			if (put)
+				goto bad;
+			o->resume = true;
+			break;
+		case OPT_PIN:
+			pin = !strncmp(optarg, "sha256:", 7) ? optarg + 7 : optarg;
+			if (hex_decode(pin, o->pin, sizeof(o->pin))) {
+				log_err("bad --pin '%s' (want sha256: and 64 hex digits)", optarg);
+				return EXIT_USAGE;
+			}
+			o->has_pin = true;
+			break;
+		case OPT_KTLS:
+			if (parse_ktls_mode(optarg, &o->ktls)) {
+				log_err("bad --ktls '%s' (want auto, on or off)", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_TIMEOUT:
+			if (parse_uint(optarg, 86400, &v) || v == 0) {
+				log_err("bad --timeout '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			o->timeout = (unsigned)v;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		default:
+			goto bad;
+		}
+	}
+	if (argc - optind != (put ? 2 : 1))
+		goto bad;
+	if (put)
+		o->input = argv[optind++];
+	o->url = argv[optind];
+	if (!!o->cert_file != !!o->key_file) {
+		log_err("--cert and --key go together");
+		return EXIT_USAGE;
+	}
+	return 0;
+bad:
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}
+
+/* Non-blocking connect with a deadline, then back to blocking with I/O timeouts. */
+static int connect_addr(const struct addrinfo *ai, unsigned timeout, int *err)
+{
+	struct timeval tv = { .tv_sec = timeout };
+	struct pollfd pfd;
+	socklen_t len = sizeof(*err);
+	int fd, one = 1;
+
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+		*err = errno;
+		goto fail;
+	}
+	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&pfd, 1, (int)timeout * 1000) != 1) {
+		*err = ETIMEDOUT;
+		goto fail;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len);
+	if (*err)
+		goto fail;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* The socket blocks with SO_RCVTIMEO/SO_SNDTIMEO, so TLS_WANT_* means "timed out" -- or
+ * "interrupted": a blocking call with a timeout fails with EINTR instead of restarting when
+ * io_uring task work arrives for this thread.  Retry until the timeout really passed. */
+static bool timed_out(struct client *c, double since)
+{
+	return now_sec() - since >= c->opts->timeout;
+}
+
+static int handshake(struct client *c)
+{
+	double t0 = now_sec();
+	int rc;
+
+	while ((rc = tls_handshake(c->tls)) == TLS_WANT_READ || rc == TLS_WANT_WRITE)
+		if (timed_out(c, t0))
+			break;
+	return rc;
+}
+
+static ssize_t read_some(struct client *c, void *buf, size_t len)
+{
+	double t0 = now_sec();
+	ssize_t n;
+
+	while ((n = tls_read(c->tls, buf, len)) == TLS_WANT_READ || n == TLS_WANT_WRITE)
+		if (timed_out(c, t0))
+			break;
+	return n;
+}
+
+static ssize_t write_some(struct client *c, const void *buf, size_t len)
+{
+	double t0 = now_sec();
+	ssize_t n;
+
+	while ((n = tls_write(c->tls, buf, len)) == TLS_WANT_READ || n == TLS_WANT_WRITE)
+		if (timed_out(c, t0))
+			break;
+	return n;
+}
+
+int client_connect(struct client *c, struct client_opts *o)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct tls_config tc = { .ca_file = o->ca_file, .cert_file = o->cert_file,
+				 .key_file = o->key_file, .insecure = o->insecure,
+				 .pin = o->has_pin ? o->pin : NULL, .ktls = o->ktls != KTLS_OFF };
+	const char *why;
+	int rc, err = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->opts = o;
+	c->fd = -1;
+	if (url_parse(o->url, &c->url, &why)) {
+		snprintf(c->err, sizeof(c->err), "%s: %s", o->url, why);
+		return EXIT_USAGE;
+	}
+	rc = getaddrinfo(c->url.host, c->url.port, &hints, &res);
+	if (rc) {
+		snprintf(c->err, sizeof(c->err), "cannot resolve %s: %s", c->url.host, gai_strerror(rc));
+		return EXIT_NETWORK;
+	}
+	for (ai = res; ai && c->fd < 0; ai = ai->ai_next)
+		c->fd = connect_addr(ai, o->timeout, &err);
+	freeaddrinfo(res);
+	if (c->fd < 0) {
+		snprintf(c->err, sizeof(c->err), "cannot connect to %s port %s: %s", c->url.host,
+			 c->url.port, strerror(err));
+		return EXIT_NETWORK;
+	}
+	if (tls_client_ctx(&tc, &c->ctx, c->err, sizeof(c->err)))
+		return EXIT_USAGE;
+	if (tls_new(c->ctx, c->fd, c->url.host, &c->tls)) {
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		return EXIT_OTHER;
+	}
+	rc = handshake(c);
+	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+		snprintf(c->err, sizeof(c->err), "TLS handshake timed out after %u s", o->timeout);
+		return EXIT_NETWORK;
+	}
+	if (rc < 0) {
+		snprintf(c->err, sizeof(c->err), "TLS %s", tls_error(c->tls));
+		return EXIT_TLS;
+	}
+	if (o->ktls == KTLS_ON && !tls_ktls_tx(c->tls)) {
+		snprintf(c->err, sizeof(c->err), "--ktls on: kernel TLS is not available for this "
+			 "connection (no tls ULP in the kernel, or the cipher cannot be offloaded)");
+		return EXIT_TLS;
+	}
+	return EXIT_OK;
+}
+
+/* A failed TLS read or write: the exit code and the reason. */
+static int io_failure(struct client *c, long rc, const char *what)
+{
+	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+		snprintf(c->err, sizeof(c->err), "%s: no progress for %u s", what, c->opts->timeout);
+		return EXIT_NETWORK;
+	}
+	snprintf(c->err, sizeof(c->err), "%s: %s", what, tls_error(c->tls));
+	return rc == -EPROTO || rc == -EKEYREJECTED ? EXIT_TLS : EXIT_NETWORK;
+}
+
+int client_send(struct client *c, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write_some(c, p, len);
+
+		if (n <= 0)
+			return io_failure(c, n, "sending");
+		p += n;
+		len -= (size_t)n;
+	}
+	return EXIT_OK;
+}
+
+int client_read_head(struct client *c, bool want_interim)
+{
+	for (;;) {
+		int n = c->head_len ? http_parse_response(c->head, c->head_len, &c->resp) : 0;
+		ssize_t got;
+
+		if (n > 0 && c->resp.status >= 200)
+			return EXIT_OK;
+		if (n > 0) { /* 1xx: drop it, and return it if asked */
+			memmove(c->head, c->head + n, c->head_len - (size_t)n);
+			c->head_len -= (size_t)n;
+			if (want_interim)
+				return EXIT_OK;
+			continue;
+		}
+		if (n < 0) {
+			snprintf(c->err, sizeof(c->err), "malformed response head from the server");
+			return EXIT_PROTOCOL;
+		}
+		got = read_some(c, c->head + c->head_len, HTTP_HEAD_MAX - c->head_len);
+		if (got == 0) {
+			snprintf(c->err, sizeof(c->err), "the server closed the connection without a response");
+			return EXIT_PROTOCOL;
+		}
+		if (got < 0)
+			return io_failure(c, got, "reading the response");
+		c->head_len += (size_t)got;
+		c->head[c->head_len] = 0;
+	}
+}
+
+long client_read(struct client *c, void *buf, size_t len)
+{
+	size_t early = c->head_len - c->resp.head_len;
+	ssize_t n;
+
+	if (early > 0) {
+		early = MIN(early, len);
+		memcpy(buf, c->head + c->resp.head_len, early);
+		memmove(c->head + c->resp.head_len, c->head + c->resp.head_len + early,
+			c->head_len - c->resp.head_len - early);
+		c->head_len -= early;
+		return (long)early;
+	}
+	n = read_some(c, buf, len);
+	if (n >= 0)
+		return n;
+	return -io_failure(c, n, "reading the body");
+}
+
+void client_close(struct client *c)
+{
+	if (c->tls) {
+		tls_close_notify(c->tls);
+		tls_free(c->tls);
+	}
+	tls_ctx_free(c->ctx);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->tls = NULL;
+	c->ctx = NULL;
+	c->fd = -1;
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+int client_report(struct client *c, int code, uint64_t bytes, double secs, const char *dest)
+{
+	const struct client_opts *o = c->opts;
+	const char *version = c->tls ? tls_version(c->tls) : "", *cipher = c->tls ? tls_cipher(c->tls) : "";
+	const char *tx = c->tls && tls_ktls_tx(c->tls) ? "ktls" : "userspace";
+	const char *rx = c->tls && tls_ktls_rx(c->tls) ? "ktls" : "userspace";
+	double mbps = secs > 0 ? (double)bytes / secs / 1e6 : 0;
+	char human[32];
+
+	if (code != EXIT_OK)
+		log_err("%s", c->err[0] ? c->err : "failed");
+	if (o->json) {
+		FILE *f = dest && !strcmp(dest, "-") ? stderr : stdout;
+
+		fprintf(f, "{\"url\":");
+		json_string(f, o->url);
+		fprintf(f, ",\"status\":%d,\"exit_code\":%d,\"bytes\":%llu,\"seconds\":%.6f,\"mbps\":%.2f,"
+			"\"tls_version\":", c->resp.status, code, (unsigned long long)bytes, secs, mbps);
+		json_string(f, version);
+		fprintf(f, ",\"cipher\":");
+		json_string(f, cipher);
+		fprintf(f, ",\"tx_path\":\"%s\",\"rx_path\":\"%s\",\"output\":", tx, rx);
+		json_string(f, dest ? dest : "");
+		if (code != EXIT_OK) {
+			fprintf(f, ",\"error\":");
+			json_string(f, c->err);
+		}
+		fprintf(f, "}\n");
+		fflush(f);
+	} else if (code == EXIT_OK && !o->quiet) {
+		log_info("%llu bytes (%s) in %.3f s, %.1f MB/s, %s %s, rx=%s tx=%s",
+			 (unsigned long long)bytes, human_bytes(bytes, human, sizeof(human)), secs, mbps,
+			 version, cipher, rx, tx);
+	}
+	return code;
+}

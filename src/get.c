@@ -1,0 +1,306 @@
+/* kxfer get: download one URL into a file, resumably, never leaving a truncated file
+ * under the final name. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "fileio.h"
+#include "progress.h"
+#include "tls.h"
+#include "util.h"
+
+#define BUF_SIZE (1024 * 1024)
+
+static const char usage[] =
+"Usage: kxfer get URL [OPTIONS]\n"
+"Download URL (https://HOST[:PORT]/PATH) from any HTTPS/1.1 server.\n"
+"\n"
+"  -o, --output FILE    where to write (default: the URL's last path segment); - for stdout\n"
+"      --ca FILE        trust these CA certificates instead of the system store\n"
+"      --pin sha256:HEX accept exactly the server certificate with this SHA-256 (of its DER),\n"
+"                       instead of CA and host-name checks (kxfer serve prints its pin)\n"
+"  -k, --insecure       do not verify the server at all\n"
+"      --cert FILE --key FILE   client certificate for mutual TLS\n"
+"      --token TOKEN    send 'Authorization: Bearer TOKEN'\n"
+"      --continue       resume: ask for the bytes after those FILE already has\n"
+"      --ktls auto|on|off   kernel TLS: where it works (default), required, never\n"
+"      --timeout S      give up after S seconds without progress (default 30)\n"
+"      --json           print the summary as one JSON object on stdout (stderr with -o -)\n"
+"      --quiet          no progress line and no summary\n"
+"  -h, --help           this text\n"
+"\n"
+"The body goes to .FILE.kxfer-part beside FILE and is renamed to FILE when complete; a\n"
+"failed download removes it, unless --continue was given, which keeps it to resume from.\n"
+"Exit codes: 0 ok, 1 other, 2 usage, 3 local I/O, 4 network, 5 TLS, 6 HTTP status >= 400,\n"
+"7 protocol (malformed or truncated response).\n";
+
+struct download {
+	struct client c;
+	const char *dest;        /* final name, or "-" */
+	char part[PATH_MAX];     /* temporary name */
+	int fd;
+	uint64_t offset;         /* bytes already in the part file */
+	uint64_t got;
+	char *buf[FILEIO_SLOTS];
+	struct fileio io;
+	bool io_ready;
+};
+
+static int part_name(struct download *d)
+{
+	char tmp1[PATH_MAX], tmp2[PATH_MAX];
+
+	if (snprintf(tmp1, sizeof(tmp1), "%s", d->dest) >= (int)sizeof(tmp1))
+		return -ENAMETOOLONG;
+	snprintf(tmp2, sizeof(tmp2), "%s", d->dest);
+	if (snprintf(d->part, sizeof(d->part), "%s/.%s.kxfer-part", dirname(tmp1), basename(tmp2)) >=
+	    (int)sizeof(d->part))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Opens the part file; with --continue picks up FILE or an earlier part file. */
+static int open_output(struct download *d, bool resume)
+{
+	struct stat st;
+
+	if (!strcmp(d->dest, "-")) {
+		d->fd = STDOUT_FILENO;
+		return 0;
+	}
+	if (stat(d->dest, &st) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (part_name(d))
+		return -ENAMETOOLONG;
+	if (resume && stat(d->dest, &st) == 0 && S_ISREG(st.st_mode) && rename(d->dest, d->part) < 0)
+		return -errno;
+	d->fd = open(d->part, O_WRONLY | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0644);
+	if (d->fd < 0)
+		return -errno;
+	if (resume && fstat(d->fd, &st) == 0)
+		d->offset = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int send_request(struct download *d)
+{
+	const struct client_opts *o = d->c.opts;
+	char req[8192], host[300], range[64] = "", auth[600] = "";
+	int n;
+
+	url_host_header(&d->c.url, host, sizeof(host));
+	if (d->offset)
+		snprintf(range, sizeof(range), "Range: bytes=%llu-\r\n", (unsigned long long)d->offset);
+	if (o->token)
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", o->token);
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kxfer/%s\r\n"
+		     "Accept: */*\r\n%s%sConnection: close\r\n\r\n", d->c.url.target, host,
+		     KXFER_VERSION, range, auth);
+	explicit_bzero(auth, sizeof(auth));
+	if (n >= (int)sizeof(req)) {
+		snprintf(d->c.err, sizeof(d->c.err), "request too long");
+		return EXIT_USAGE;
+	}
+	return client_send(&d->c, req, (size_t)n);
+}
+
+/* 4xx/5xx: the first line of the body says why. */
+static int http_error(struct download *d)
+{
+	char body[512] = "";
+	long n = client_read(&d->c, body, sizeof(body) - 1);
+
+	body[n > 0 ? n : 0] = 0;
+	body[strcspn(body, "\r\n")] = 0;
+	snprintf(d->c.err, sizeof(d->c.err), "HTTP %d %s%s%s", d->c.resp.status,
+		 http_reason(d->c.resp.status), *body ? ": " : "", body);
+	return EXIT_HTTP;
+}
+
+/* Decides from the status where the body goes; returns an exit code. */
+static int check_status(struct download *d, int64_t *expect)
+{
+	const struct http_response_head *r = &d->c.resp;
+
+	*expect = r->content_length;
+	if (r->status == 416 && d->offset > 0 && r->range_total == (int64_t)d->offset) {
+		*expect = 0; /* we already have every byte */
+		return EXIT_OK;
+	}
+	if (r->status >= 300)
+		return http_error(d);
+	if (r->chunked) {
+		snprintf(d->c.err, sizeof(d->c.err), "the server sent a chunked body, which kxfer get does not decode");
+		return EXIT_PROTOCOL;
+	}
+	if (r->status == 206) {
+		if (r->range_start != (int64_t)d->offset) {
+			snprintf(d->c.err, sizeof(d->c.err), "asked for bytes from %llu, got a range from %lld",
+				 (unsigned long long)d->offset, (long long)r->range_start);
+			return EXIT_PROTOCOL;
+		}
+	} else if (d->offset > 0) { /* the server ignored our Range: start over */
+		if (ftruncate(d->fd, 0) < 0) {
+			snprintf(d->c.err, sizeof(d->c.err), "%s: %s", d->part, strerror(errno));
+			return EXIT_LOCAL_IO;
+		}
+		d->offset = 0;
+	}
+	return EXIT_OK;
+}
+
+static int write_failed(struct download *d, long rc)
+{
+	snprintf(d->c.err, sizeof(d->c.err), "writing %s: %s", d->dest, strerror((int)-rc));
+	return EXIT_LOCAL_IO;
+}
+
+/* Reads the body into two large buffers in turn; each full one is written by io_uring
+ * while the other fills.  To a pipe the writes must stay in order: one at a time. */
+static int receive_body(struct download *d, int64_t expect, struct progress *p)
+{
+	bool seekable = d->fd != STDOUT_FILENO || lseek(d->fd, 0, SEEK_CUR) >= 0;
+	uint64_t pos = d->offset;
+	unsigned cur = 0;
+	bool end = false;
+	long rc;
+
+	if (d->fd == STDOUT_FILENO)
+		pos = seekable ? (uint64_t)lseek(d->fd, 0, SEEK_CUR) : 0;
+	while (!end) {
+		size_t fill = 0;
+
+		/* This buffer's previous write must be done before it fills again. */
+		if ((rc = fileio_wait(&d->io, cur)) < 0)
+			return write_failed(d, rc);
+
+		while (fill < BUF_SIZE) {
+			size_t want = BUF_SIZE - fill;
+			long n;
+
+			if (expect >= 0 && (uint64_t)expect - d->got - fill < want)
+				want = (size_t)((uint64_t)expect - d->got - fill);
+			if (want == 0) {
+				end = true;
+				break;
+			}
+			n = client_read(&d->c, d->buf[cur] + fill, want);
+			if (n < 0 && !(expect < 0 && -n == EXIT_NETWORK && fill + d->got > 0))
+				return (int)-n;
+			if (n <= 0) {
+				end = true;
+				break;
+			}
+			fill += (size_t)n;
+		}
+		if (end && expect >= 0 && d->got + fill < (uint64_t)expect) {
+			snprintf(d->c.err, sizeof(d->c.err), "the body ended after %llu of %lld bytes",
+				 (unsigned long long)(d->offset + d->got + fill), (long long)(expect + (int64_t)d->offset));
+			return EXIT_PROTOCOL;
+		}
+		if (!seekable && (rc = fileio_wait(&d->io, cur ^ 1)) < 0)
+			return write_failed(d, rc);
+		if (fill && (rc = fileio_start(&d->io, cur, true, d->buf[cur], fill,
+					       seekable ? pos : UINT64_MAX)) < 0)
+			return write_failed(d, rc);
+		pos += fill;
+		d->got += fill;
+		progress_update(p, d->got);
+		cur ^= 1;
+	}
+	for (unsigned i = 0; i < FILEIO_SLOTS; i++)
+		if ((rc = fileio_wait(&d->io, i)) < 0)
+			return write_failed(d, rc);
+	return EXIT_OK;
+}
+
+static int download(struct download *d, struct client_opts *o)
+{
+	struct progress p;
+	int64_t expect;
+	int rc;
+
+	rc = client_connect(&d->c, o);
+	if (rc == EXIT_OK)
+		rc = send_request(d);
+	if (rc == EXIT_OK)
+		rc = client_read_head(&d->c, false);
+	if (rc == EXIT_OK)
+		rc = check_status(d, &expect);
+	if (rc != EXIT_OK || expect == 0)
+		return rc;
+	if (!tls_ktls_rx(d->c.tls))
+		tls_read_ahead(d->c.tls); /* whole socket buffers per read(2) */
+	progress_begin(&p, expect >= 0 ? (uint64_t)expect + d->offset : 0, d->offset, o->quiet);
+	rc = receive_body(d, expect, &p);
+	progress_end(&p);
+	return rc;
+}
+
+int cmd_get(int argc, char **argv)
+{
+	struct client_opts o;
+	struct download d = { .fd = -1 };
+	char name[PATH_MAX];
+	double t0 = now_sec();
+	int rc;
+
+	log_set_prog("kxfer get");
+	rc = client_parse(argc, argv, &o, usage, false);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	d.dest = o.output;
+	if (!d.dest) {
+		struct url u;
+		const char *why;
+
+		if (url_parse(o.url, &u, &why) == 0 && url_file_name(&u, name, sizeof(name)) < 0)
+			why = "the URL names no file (it ends in '/'): use -o FILE";
+		if (url_parse(o.url, &u, &why) || url_file_name(&u, name, sizeof(name))) {
+			log_err("%s: %s", o.url, why);
+			return EXIT_USAGE;
+		}
+		d.dest = name;
+	}
+	rc = open_output(&d, o.resume);
+	if (rc < 0) {
+		log_err("%s: %s", d.dest, strerror(-rc));
+		return EXIT_LOCAL_IO;
+	}
+	for (unsigned i = 0; i < FILEIO_SLOTS; i++)
+		d.buf[i] = malloc(BUF_SIZE);
+	if (!d.buf[0] || !d.buf[1] || fileio_init(&d.io, d.fd) < 0) {
+		snprintf(d.c.err, sizeof(d.c.err), "cannot set up buffers or io_uring");
+		rc = EXIT_OTHER;
+	} else {
+		d.io_ready = true;
+		t0 = now_sec();
+		rc = download(&d, &o);
+		fileio_exit(&d.io);
+		d.io_ready = false;
+	}
+	if (d.fd != STDOUT_FILENO) {
+		if (close(d.fd) < 0 && rc == EXIT_OK) {
+			snprintf(d.c.err, sizeof(d.c.err), "%s: %s", d.part, strerror(errno));
+			rc = EXIT_LOCAL_IO;
+		}
+		if (rc == EXIT_OK && rename(d.part, d.dest) < 0) {
+			snprintf(d.c.err, sizeof(d.c.err), "%s: %s", d.dest, strerror(errno));
+			rc = EXIT_LOCAL_IO;
+		}
+		if (rc != EXIT_OK && !o.resume)
+			unlink(d.part);
+	}
+	rc = client_report(&d.c, rc, d.got, now_sec() - t0, d.dest);
+	client_close(&d.c);
+	for (unsigned i = 0; i < FILEIO_SLOTS; i++)
+		free(d.buf[i]);
+	return rc;
+}

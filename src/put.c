@@ -1,0 +1,218 @@
+/* kxfer put: upload one file with PUT. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "fileio.h"
+#include "progress.h"
+#include "tls.h"
+#include "util.h"
+
+#define BUF_SIZE (1024 * 1024)
+/* How long to wait for "100 Continue" before sending the body anyway (as curl does). */
+#define CONTINUE_WAIT_MS 1000
+
+static const char usage[] =
+"Usage: kxfer put FILE URL [OPTIONS]\n"
+"Upload FILE with PUT to URL (https://HOST[:PORT]/PATH); a URL ending in '/' gets FILE's\n"
+"name appended.  kxfer serve needs --allow-upload; it answers 201 (created) or 204\n"
+"(replaced) once the file is complete on its disk.\n"
+"\n"
+"      --ca FILE        trust these CA certificates instead of the system store\n"
+"      --pin sha256:HEX accept exactly the server certificate with this SHA-256\n"
+"  -k, --insecure       do not verify the server at all\n"
+"      --cert FILE --key FILE   client certificate for mutual TLS\n"
+"      --token TOKEN    send 'Authorization: Bearer TOKEN'\n"
+"      --ktls auto|on|off   kernel TLS: where it works (default), required, never\n"
+"      --timeout S      give up after S seconds without progress (default 30)\n"
+"      --json           print the summary as one JSON object on stdout\n"
+"      --quiet          no progress line and no summary\n"
+"  -h, --help           this text\n"
+"\n"
+"Exit codes: 0 ok, 1 other, 2 usage, 3 local I/O, 4 network, 5 TLS, 6 HTTP status >= 400,\n"
+"7 protocol (malformed response).\n";
+
+/* Appends name to a URL ending in '/', percent-encoding what a path may not hold. */
+static int url_with_name(const char *url, const char *path, char *out, size_t cap)
+{
+	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t n = strlen(url);
+
+	if (n >= cap)
+		return -ENAMETOOLONG;
+	memcpy(out, url, n + 1);
+	if (n == 0 || url[n - 1] != '/')
+		return 0;
+	for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
+		bool plain = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			     (*s >= '0' && *s <= '9') || strchr("-._~", *s);
+
+		if (n + 4 >= cap)
+			return -ENAMETOOLONG;
+		n += (size_t)(plain ? snprintf(out + n, 2, "%c", *s) : snprintf(out + n, 4, "%%%02X", *s));
+	}
+	return 0;
+}
+
+static int send_head(struct client *c, uint64_t size)
+{
+	char req[8192], host[300], auth[600] = "";
+	int n;
+
+	url_host_header(&c->url, host, sizeof(host));
+	if (c->opts->token)
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", c->opts->token);
+	n = snprintf(req, sizeof(req), "PUT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kxfer/%s\r\n"
+		     "Content-Length: %llu\r\nContent-Type: application/octet-stream\r\n%s%s"
+		     "Connection: close\r\n\r\n", c->url.target, host, KXFER_VERSION,
+		     (unsigned long long)size, size ? "Expect: 100-continue\r\n" : "", auth);
+	explicit_bzero(auth, sizeof(auth));
+	return client_send(c, req, (size_t)n);
+}
+
+/* With "Expect: 100-continue" a server may refuse before we send a byte. */
+static int await_continue(struct client *c, bool *refused)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	int rc;
+
+	*refused = false;
+	if (poll(&pfd, 1, CONTINUE_WAIT_MS) != 1)
+		return EXIT_OK; /* no answer: send anyway */
+	rc = client_read_head(c, true);
+	if (rc == EXIT_OK && c->resp.status >= 200)
+		*refused = true;
+	return rc;
+}
+
+/* Reads the file two buffers at a time (io_uring) and sends each through TLS. */
+static int send_body(struct client *c, int fd, uint64_t size, char **buf, uint64_t *sent)
+{
+	struct fileio io;
+	struct progress p;
+	unsigned cur = 0;
+	uint64_t next = 0;
+	int rc = EXIT_OK;
+	long n;
+
+	if (fileio_init(&io, fd) < 0) {
+		snprintf(c->err, sizeof(c->err), "cannot set up io_uring");
+		return EXIT_OTHER;
+	}
+	progress_begin(&p, size, 0, c->opts->quiet);
+	for (unsigned i = 0; i < FILEIO_SLOTS && next < size; i++) {
+		size_t len = (size_t)MIN((uint64_t)BUF_SIZE, size - next);
+
+		fileio_start(&io, i, false, buf[i], len, next);
+		next += len;
+	}
+	while (*sent < size) {
+		n = fileio_wait(&io, cur);
+		if (n <= 0) {
+			snprintf(c->err, sizeof(c->err), "reading the file: %s",
+				 n < 0 ? strerror((int)-n) : "it shrank while being sent");
+			rc = EXIT_LOCAL_IO;
+			break;
+		}
+		rc = client_send(c, buf[cur], (size_t)n);
+		if (rc != EXIT_OK)
+			break;
+		*sent += (uint64_t)n;
+		progress_update(&p, *sent);
+		if (next < size) {
+			size_t len = (size_t)MIN((uint64_t)BUF_SIZE, size - next);
+
+			fileio_start(&io, cur, false, buf[cur], len, next);
+			next += len;
+		}
+		cur ^= 1;
+	}
+	progress_end(&p);
+	fileio_exit(&io);
+	return rc;
+}
+
+static int finish(struct client *c, int rc)
+{
+	/* A send that failed may have been cut off by the server's answer: read it. */
+	if (rc == EXIT_NETWORK || rc == EXIT_OK) {
+		int head = client_read_head(c, false);
+
+		if (rc == EXIT_OK)
+			rc = head;
+		else if (head == EXIT_OK)
+			rc = EXIT_OK;
+	}
+	if (rc == EXIT_OK && c->resp.status >= 300) {
+		char body[300] = "";
+		long n = client_read(c, body, sizeof(body) - 1);
+
+		body[n > 0 ? n : 0] = 0;
+		body[strcspn(body, "\r\n")] = 0;
+		snprintf(c->err, sizeof(c->err), "HTTP %d %s%s%s", c->resp.status,
+			 http_reason(c->resp.status), *body ? ": " : "", body);
+		rc = EXIT_HTTP;
+	}
+	return rc;
+}
+
+int cmd_put(int argc, char **argv)
+{
+	struct client_opts o;
+	struct client c = { .fd = -1 };
+	char url[4096], *buf[FILEIO_SLOTS] = { 0 };
+	struct stat st;
+	uint64_t sent = 0;
+	double t0 = now_sec();
+	bool refused = false;
+	int fd, rc;
+
+	log_set_prog("kxfer put");
+	rc = client_parse(argc, argv, &o, usage, true);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if (url_with_name(o.url, o.input, url, sizeof(url))) {
+		log_err("URL too long");
+		return EXIT_USAGE;
+	}
+	o.url = url;
+	fd = open(o.input, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_err("%s: %s", o.input, fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return EXIT_LOCAL_IO;
+	}
+	buf[0] = malloc(BUF_SIZE);
+	buf[1] = malloc(BUF_SIZE);
+	if (!buf[0] || !buf[1]) {
+		snprintf(c.err, sizeof(c.err), "out of memory");
+		rc = EXIT_OTHER;
+		goto out;
+	}
+	rc = client_connect(&c, &o);
+	if (rc == EXIT_OK)
+		rc = send_head(&c, (uint64_t)st.st_size);
+	if (rc == EXIT_OK && st.st_size > 0)
+		rc = await_continue(&c, &refused);
+	if (rc == EXIT_OK && !refused)
+		rc = send_body(&c, fd, (uint64_t)st.st_size, buf, &sent);
+	if (!refused)
+		rc = finish(&c, rc);
+	else
+		rc = finish(&c, EXIT_NETWORK); /* the final answer is already in c.resp */
+out:
+	rc = client_report(&c, rc, sent, now_sec() - t0, o.input);
+	client_close(&c);
+	close(fd);
+	free(buf[0]);
+	free(buf[1]);
+	return rc;
+}
