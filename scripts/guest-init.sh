@@ -24,7 +24,7 @@ dmesg -n 1 2>/dev/null
 say() { echo "kxfer-guest: $*" >/dev/tty1; }
 die() { say "$*"; sync; poweroff -f; halt -f; while :; do sleep 1; done; }
 
-run= tag=
+run='' tag=''
 for arg in $(cat /proc/cmdline); do
     case $arg in
     kxfer_run=*) run=${arg#kxfer_run=} ;;

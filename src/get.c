@@ -44,8 +44,9 @@ static const char usage[] =
 struct download {
 	struct client c;
 	const char *dest;        /* final name, or "-" */
-	char part[PATH_MAX];     /* temporary name */
+	char part[PATH_MAX];     /* temporary name; "" when writing straight to dest */
 	int fd;
+	bool stream;             /* stdout, a device or a pipe: sequential writes, one at a time */
 	uint64_t offset;         /* bytes already in the part file */
 	uint64_t got;
 	char *buf[FILEIO_SLOTS];
@@ -73,10 +74,17 @@ static int open_output(struct download *d, bool resume)
 
 	if (!strcmp(d->dest, "-")) {
 		d->fd = STDOUT_FILENO;
+		d->stream = true;
 		return 0;
 	}
 	if (stat(d->dest, &st) == 0 && S_ISDIR(st.st_mode))
 		return -EISDIR;
+	if (stat(d->dest, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* /dev/null, a FIFO...: written in place, never replaced by a regular file */
+		d->fd = open(d->dest, O_WRONLY | O_CLOEXEC);
+		d->stream = true;
+		return d->fd < 0 ? -errno : 0;
+	}
 	if (part_name(d))
 		return -ENAMETOOLONG;
 	if (resume && stat(d->dest, &st) == 0 && S_ISREG(st.st_mode) && rename(d->dest, d->part) < 0)
@@ -166,14 +174,11 @@ static int write_failed(struct download *d, long rc)
  * while the other fills.  To a pipe the writes must stay in order: one at a time. */
 static int receive_body(struct download *d, int64_t expect, struct progress *p)
 {
-	bool seekable = d->fd != STDOUT_FILENO || lseek(d->fd, 0, SEEK_CUR) >= 0;
+	bool seekable = !d->stream;
 	uint64_t pos = d->offset;
 	unsigned cur = 0;
 	bool end = false;
 	long rc;
-
-	if (d->fd == STDOUT_FILENO)
-		pos = seekable ? (uint64_t)lseek(d->fd, 0, SEEK_CUR) : 0;
 	while (!end) {
 		size_t fill = 0;
 
@@ -286,7 +291,9 @@ int cmd_get(int argc, char **argv)
 		fileio_exit(&d.io);
 		d.io_ready = false;
 	}
-	if (d.fd != STDOUT_FILENO) {
+	if (d.fd != STDOUT_FILENO && d.stream) {
+		close(d.fd);
+	} else if (d.fd != STDOUT_FILENO) {
 		if (close(d.fd) < 0 && rc == EXIT_OK) {
 			snprintf(d.c.err, sizeof(d.c.err), "%s: %s", d.part, strerror(errno));
 			rc = EXIT_LOCAL_IO;

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what kxfer needs on Debian/Ubuntu: build dependencies, the test peers (curl,
+# wget, openssl, nginx, python3) and the benchmark tools.  Only what is missing is
+# installed; as a non-root user it prints the exact command instead.
+set -eu
+
+packages=(
+    gcc make pkg-config libssl-dev liburing-dev          # build
+    openssl curl wget nginx-light python3 procps iproute2 # tests: real peers
+    hyperfine                                             # bench
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: no apt-get here; install the equivalents of: ${missing[*]}" >&2
+    exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]}" >&2
+    echo "install-deps: run as root:  apt-get update && $cmd" >&2
+    exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Debian's nginx package starts a system nginx on port 80; the tests run their own.
+if [[ " ${missing[*]} " == *" nginx-light "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
