@@ -57,22 +57,22 @@ is "get -o into a missing directory: exit 3 (local I/O)" "$?" 3
 is "after all failures: $T/fail still empty" "$(ls -A "$T/fail")" ""
 
 # --- usage ----------------------------------------------------------------------------------
-"$KXFER" get >/dev/null 2>&1
+timeout 10 "$KXFER" get >/dev/null 2>&1
 is "get without URL: exit 2 (usage)" "$?" 2
-"$KXFER" get "$URL/one" --no-such-option >/dev/null 2>&1
+timeout 10 "$KXFER" get "$URL/one" --no-such-option >/dev/null 2>&1
 is "get with an unknown option: exit 2" "$?" 2
-"$KXFER" frobnicate >/dev/null 2>&1
+timeout 10 "$KXFER" frobnicate >/dev/null 2>&1
 is "unknown subcommand: exit 2" "$?" 2
-"$KXFER" put "$R/one" >/dev/null 2>&1
+timeout 10 "$KXFER" put "$R/one" >/dev/null 2>&1
 is "put without URL: exit 2" "$?" 2
-out=$("$KXFER" --help 2>&1); rc=$?
+out=$(timeout 10 "$KXFER" --help 2>&1); rc=$?
 is "kxfer --help: exit 0" "$rc" 0
 check "kxfer --help mentions serve, get and put" sh -c "echo \"\$1\" | grep -q serve && echo \"\$1\" | grep -q get && echo \"\$1\" | grep -q put" _ "$out"
 for sub in serve get put; do
-    "$KXFER" "$sub" --help >/dev/null 2>&1
+    timeout 10 "$KXFER" "$sub" --help >/dev/null 2>&1
     is "kxfer $sub --help: exit 0" "$?" 0
 done
-out=$("$KXFER" --version 2>&1); rc=$?
+out=$(timeout 10 "$KXFER" --version 2>&1); rc=$?
 check "kxfer --version: exit 0 and prints something ($out)" test "$rc" = 0 -a -n "$out"
 
 # --- --json ---------------------------------------------------------------------------------
