@@ -38,7 +38,7 @@ static const char usage[] =
 "\n"
 "The body goes to .FILE.kxfer-part beside FILE and is renamed to FILE when complete; a\n"
 "failed download removes it, unless --continue was given, which keeps it to resume from.\n"
-"Exit codes: 0 ok, 1 other, 2 usage, 3 local I/O, 4 network, 5 TLS, 6 HTTP status >= 400,\n"
+"Exit codes: 0 ok, 1 other, 2 usage, 3 local I/O, 4 network, 5 TLS, 6 HTTP status >= 300,\n"
 "7 protocol (malformed or truncated response).\n";
 
 struct download {

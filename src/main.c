@@ -25,7 +25,7 @@ static const char usage[] =
 "\n"
 "Exit codes of get and put: 0 success, 1 other failure, 2 usage, 3 local file I/O,\n"
 "4 network (resolve, connect, reset, timeout), 5 TLS (handshake, certificate, pin),\n"
-"6 HTTP error status (4xx, 5xx), 7 protocol (malformed or truncated response).\n"
+"6 HTTP status >= 300 (errors, unfollowed redirects), 7 protocol (malformed or truncated response).\n"
 "serve exits 0 after SIGINT/SIGTERM, 1 when it cannot start, 2 on bad options.\n"
 "Documentation: README.md and docs/ in the source tree; man kxfer.\n";
 

@@ -36,7 +36,7 @@ static const char usage[] =
 "      --quiet          no progress line and no summary\n"
 "  -h, --help           this text\n"
 "\n"
-"Exit codes: 0 ok, 1 other, 2 usage, 3 local I/O, 4 network, 5 TLS, 6 HTTP status >= 400,\n"
+"Exit codes: 0 ok, 1 other, 2 usage, 3 local I/O, 4 network, 5 TLS, 6 HTTP status >= 300,\n"
 "7 protocol (malformed response).\n";
 
 /* Appends name to a URL ending in '/', percent-encoding what a path may not hold. */

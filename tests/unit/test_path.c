@@ -164,7 +164,7 @@ static void test_split(void)
 	CHECK_STR("split empty: dir", dir, "");
 	CHECK_STR("split empty: base", base, "");
 	base = path_split("x/y", dir, 1);
-	CHECK_STR("split cap 1: dir truncated to empty", dir, "");
+	CHECK_STR("split cap 1: no overflow, dir truncated to empty", dir, "");
 	CHECK_STR("split cap 1: base", base, "y");
 }
 
