@@ -56,6 +56,26 @@ const char *tls_cipher(const struct tls *t);
 bool tls_ktls_tx(const struct tls *t);
 bool tls_ktls_rx(const struct tls *t);
 
+/* The traffic keys of one direction, for handing that direction to the kernel. */
+enum tls_aead { TLS_AEAD_NONE, TLS_AEAD_AES_128_GCM, TLS_AEAD_AES_256_GCM, TLS_AEAD_CHACHA20_POLY1305 };
+
+struct tls_keys {
+	enum tls_aead aead;
+	uint8_t key[32];
+	size_t key_len;
+	uint8_t iv[12];
+	uint8_t secret[48];      /* the traffic secret the key and iv came from */
+	size_t secret_len;
+};
+
+/* TLS 1.3 keys for receiving (the peer's direction) or sending, derived from the traffic
+ * secret the keylog callback saw (HKDF-Expand-Label, RFC 8446 7.3).  -ENOTSUP for TLS 1.2
+ * or an unknown suite; -ENOKEY when the secret was not captured. */
+int tls_traffic_keys(struct tls *t, bool receive, struct tls_keys *out);
+/* After a KeyUpdate: the next generation ("traffic upd", RFC 8446 7.2), in place. */
+int tls_keys_update(struct tls_keys *k);
+void tls_keys_wipe(struct tls_keys *k);
+
 /* Loads STATE_DIR/cert.pem and key.pem, generating a self-signed ECDSA P-256 pair
  * (SAN localhost, 127.0.0.1, ::1) on first use.  *created says which happened. */
 int tls_selfsigned(const char *dir, char *cert, char *key, size_t cap, bool *created,

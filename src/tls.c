@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -31,6 +33,8 @@ struct tls_ctx {
 struct tls {
 	SSL *ssl;
 	struct tls_ctx *ctx;
+	uint8_t secret[2][48];   /* application traffic secrets: [0] client's, [1] server's */
+	size_t secret_len[2];
 	char err[256];
 };
 
@@ -80,6 +84,30 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_ALERT_FATAL; /* RFC 7301 3.2: no protocol in common */
 }
 
+/* OpenSSL 3.0 hands the kernel TX keys itself but never TLS 1.3 RX keys: those we derive
+ * from the traffic secrets, which OpenSSL only reveals through the keylog callback. */
+static void keylog(const SSL *ssl, const char *line)
+{
+	struct tls *t = SSL_get_app_data(ssl);
+	const char *hex;
+	int dir;
+
+	if (!t)
+		return;
+	if (!strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24))
+		dir = 0;
+	else if (!strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24))
+		dir = 1;
+	else
+		return;
+	hex = strchr(line + 24, ' ');
+	if (!hex || strlen(hex + 1) > 2 * sizeof(t->secret[dir]) || strlen(hex + 1) % 2)
+		return;
+	t->secret_len[dir] = strlen(hex + 1) / 2;
+	if (hex_decode(hex + 1, t->secret[dir], t->secret_len[dir]))
+		t->secret_len[dir] = 0;
+}
+
 static struct tls_ctx *ctx_new(const SSL_METHOD *method, const struct tls_config *cfg, char *err,
 			       size_t errlen)
 {
@@ -98,6 +126,8 @@ static struct tls_ctx *ctx_new(const SSL_METHOD *method, const struct tls_config
 	SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 			    (cfg->ktls ? SSL_OP_ENABLE_KTLS : 0));
 	SSL_CTX_set_default_read_buffer_len(ctx->ssl_ctx, READ_BUFFER_LEN);
+	if (cfg->ktls)
+		SSL_CTX_set_keylog_callback(ctx->ssl_ctx, keylog);
 	return ctx;
 }
 
@@ -202,6 +232,7 @@ int tls_new(struct tls_ctx *ctx, int fd, const char *host, struct tls **out)
 	t->ssl = SSL_new(ctx->ssl_ctx);
 	if (!t->ssl || SSL_set_fd(t->ssl, fd) != 1)
 		goto fail;
+	SSL_set_app_data(t->ssl, t);
 	if (!host) {
 		SSL_set_accept_state(t->ssl);
 	} else {
@@ -230,6 +261,7 @@ void tls_free(struct tls *t)
 	if (!t)
 		return;
 	SSL_free(t->ssl);
+	OPENSSL_cleanse(t->secret, sizeof(t->secret));
 	free(t);
 }
 
@@ -360,6 +392,89 @@ bool tls_ktls_tx(const struct tls *t)
 bool tls_ktls_rx(const struct tls *t)
 {
 	return BIO_get_ktls_recv(SSL_get_rbio(t->ssl)) > 0;
+}
+
+/* HKDF-Expand-Label(secret, label, "", len) with OpenSSL's TLS13-KDF. */
+static int expand_label(const char *digest, const uint8_t *secret, size_t secret_len,
+			const char *label, uint8_t *out, size_t len)
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS13-KDF", NULL);
+	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, rc = -EIO;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)digest, 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, secret_len),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, (void *)"tls13 ", 6),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, (void *)label, strlen(label)),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (kctx && EVP_KDF_derive(kctx, out, len, params) == 1)
+		rc = 0;
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	ERR_clear_error();
+	return rc;
+}
+
+static const char *aead_digest(enum tls_aead a)
+{
+	return a == TLS_AEAD_AES_256_GCM ? "SHA384" : "SHA256";
+}
+
+static int derive_key_iv(struct tls_keys *k)
+{
+	const char *md = aead_digest(k->aead);
+
+	k->key_len = k->aead == TLS_AEAD_AES_128_GCM ? 16 : 32;
+	if (expand_label(md, k->secret, k->secret_len, "key", k->key, k->key_len) ||
+	    expand_label(md, k->secret, k->secret_len, "iv", k->iv, sizeof(k->iv))) {
+		tls_keys_wipe(k);
+		return -EIO;
+	}
+	return 0;
+}
+
+int tls_traffic_keys(struct tls *t, bool receive, struct tls_keys *out)
+{
+	const SSL_CIPHER *c = SSL_get_current_cipher(t->ssl);
+	/* receiving on a client, or sending on a server, uses the server's secret */
+	int dir = receive != !!SSL_is_server(t->ssl);
+
+	memset(out, 0, sizeof(*out));
+	if (SSL_version(t->ssl) != TLS1_3_VERSION || !c)
+		return -ENOTSUP;
+	switch (SSL_CIPHER_get_id(c)) {
+	case TLS1_3_CK_AES_128_GCM_SHA256: out->aead = TLS_AEAD_AES_128_GCM; break;
+	case TLS1_3_CK_AES_256_GCM_SHA384: out->aead = TLS_AEAD_AES_256_GCM; break;
+	case TLS1_3_CK_CHACHA20_POLY1305_SHA256: out->aead = TLS_AEAD_CHACHA20_POLY1305; break;
+	default: return -ENOTSUP;
+	}
+	if (!t->secret_len[dir])
+		return -ENOKEY;
+	memcpy(out->secret, t->secret[dir], t->secret_len[dir]);
+	out->secret_len = t->secret_len[dir];
+	return derive_key_iv(out);
+}
+
+int tls_keys_update(struct tls_keys *k)
+{
+	uint8_t next[48];
+	int rc = expand_label(aead_digest(k->aead), k->secret, k->secret_len, "traffic upd", next,
+			      k->secret_len);
+
+	if (rc == 0) {
+		memcpy(k->secret, next, k->secret_len);
+		rc = derive_key_iv(k);
+	}
+	OPENSSL_cleanse(next, sizeof(next));
+	return rc;
+}
+
+void tls_keys_wipe(struct tls_keys *k)
+{
+	OPENSSL_cleanse(k, sizeof(*k));
 }
 
 int tls_fingerprint(const char *cert_file, char hex[65])

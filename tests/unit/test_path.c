@@ -178,7 +178,7 @@ static int read_all(int fd, char *buf, size_t cap)
 
 static void test_open(void)
 {
-	char root[] = "/tmp/kxfer-unit-path.XXXXXX", p[PATH_MAX], buf[64], escape[PATH_MAX];
+	char root[] = "/tmp/kxfer-unit-path.XXXXXX", p[PATH_MAX], buf[64], escape[64];
 	int rootfd, fd;
 	struct stat st, rst;
 
