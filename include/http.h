@@ -18,7 +18,7 @@ struct http_request {
 	const char *target;        /* as sent, NUL-terminated inside the parsed buffer */
 	int version_minor;         /* HTTP/1.x */
 	int64_t content_length;    /* -1: no Content-Length */
-	bool chunked;              /* Transfer-Encoding other than identity */
+	bool chunked;              /* any Transfer-Encoding: a body without a length */
 	bool keep_alive;
 	bool expect_continue;
 	const char *host;

@@ -12,10 +12,15 @@
 
 #include "util.h"
 
-/* Finds the end of the head ("\r\n\r\n" or "\n\n"); returns the head length or 0. */
-static size_t head_end(const char *buf, size_t len)
+/* Finds the end of the head ("\r\n\r\n" or "\n\n"); returns the head length or 0.
+ * A server ignores empty lines before a request line (RFC 9112 2.2). */
+static size_t head_end(const char *buf, size_t len, bool skip_empty_lines)
 {
-	for (size_t i = 0; i + 1 < len; i++) {
+	size_t i = 0;
+
+	while (skip_empty_lines && i < len && (buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	for (; i + 1 < len; i++) {
 		if (buf[i] != '\n')
 			continue;
 		if (buf[i + 1] == '\n')
@@ -101,7 +106,7 @@ static int parse_version(const char *v, int *minor)
 
 int http_parse_request(char *buf, size_t len, struct http_request *req)
 {
-	size_t n = head_end(buf, len);
+	size_t n = head_end(buf, len, true);
 	char *p = buf, *line, *sp1, *sp2, *name, *value;
 	int rc, connection_close = 0, connection_keep = 0;
 
@@ -192,7 +197,7 @@ static void parse_content_range(const char *v, struct http_response_head *r)
 
 int http_parse_response(char *buf, size_t len, struct http_response_head *resp)
 {
-	size_t n = head_end(buf, len);
+	size_t n = head_end(buf, len, false);
 	char *p = buf, *line, *name, *value, *end;
 	int connection_close = 0, connection_keep = 0;
 	long status;

@@ -1,6 +1,7 @@
 /* https:// URLs for kxfer get and put. */
 #include "url.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,8 +44,15 @@ int url_parse(const char *s, struct url *u, const char **err)
 		if (colon)
 			port = colon + 1;
 	}
-	if (hlen == 0 || hlen >= sizeof(u->host) || memchr(host, '@', hlen))
+	if (hlen == 0 || hlen >= sizeof(u->host))
 		goto bad_host;
+	for (size_t i = 0; i < hlen; i++) {
+		unsigned char ch = (unsigned char)host[i];
+
+		/* names, IPv4, and inside brackets IPv6 with a zone: nothing that could end a line */
+		if (!isalnum(ch) && !strchr(u->ipv6 ? ":.%" : ".-_", ch))
+			goto bad_host;
+	}
 	memcpy(u->host, host, hlen);
 	if (port) {
 		size_t plen = (size_t)(path - port);
@@ -63,7 +71,11 @@ int url_parse(const char *s, struct url *u, const char **err)
 	if (*path == '#' || *path == 0)
 		path = "/";
 	if (*path == '?') {
-		snprintf(u->target, sizeof(u->target), "/%s", path);
+		if (snprintf(u->target, sizeof(u->target), "/%s", path) >= (int)sizeof(u->target)) {
+			*err = "URL query too long";
+			return -EINVAL;
+		}
+		u->target[strcspn(u->target, "#")] = 0;
 	} else {
 		size_t n = strcspn(path, "#");
 

@@ -185,7 +185,8 @@ static void test_request_framing(void)
 	CHECK_INT("req two leading CRLFs: ignored",
 		  req("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", &r),
 		  (int)strlen("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"));
-	CHECK_INT("req only empty lines: -400", req("\r\n\r\n", &r), -400);
+	/* Only empty lines so far: the request line has not arrived yet. */
+	CHECK_INT("req only empty lines: need more", req("\r\n\r\n", &r), 0);
 }
 
 static void test_request_malformed(void)

@@ -44,6 +44,8 @@ int main(void)
 	expect("bytes=0-", 1, RANGE_PARTIAL, 0, 1);
 	/* last beyond the end: clamped */
 	expect("bytes=10-1000", 100, RANGE_PARTIAL, 10, 90);
+	expect("bytes=0-100", 100, RANGE_PARTIAL, 0, 100);
+	expect("bytes=5-100", 100, RANGE_PARTIAL, 5, 95);
 	expect("bytes=0-9999999999999999999", 100, RANGE_PARTIAL, 0, 100);
 	/* first at or beyond the end: unsatisfiable */
 	expect("bytes=100-", 100, RANGE_UNSATISFIABLE, 0, 0);
