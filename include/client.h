@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "http.h"
+#include "ktls.h"
 #include "serve.h"
 #include "url.h"
 
@@ -20,6 +21,7 @@ enum exit_code {
 	EXIT_TLS = 5,
 	EXIT_HTTP = 6,
 	EXIT_PROTOCOL = 7,
+	EXIT_RESUME = 100,  /* internal: the body ended early but cleanly; ask for the rest */
 };
 
 struct client_opts {
@@ -31,6 +33,7 @@ struct client_opts {
 	bool has_pin, insecure, resume, json, quiet;
 	enum ktls_mode ktls;
 	unsigned timeout;        /* seconds without progress before giving up */
+	uint64_t key_limit;      /* records sent under one key at most */
 };
 
 struct tls_ctx;
@@ -45,6 +48,9 @@ struct client {
 	char head[HTTP_HEAD_MAX + 1];
 	size_t head_len;           /* bytes in head[] (response head plus early body bytes) */
 	struct http_response_head resp;
+	bool tx_kernel, rx_kernel;  /* which directions the kernel encrypts / decrypts */
+	struct ktls_rx krx;
+	uint64_t tx_records;
 	char err[512];
 };
 
@@ -57,9 +63,12 @@ int client_send(struct client *c, const void *buf, size_t len);
 /* Reads a response head (skipping 1xx unless want_interim); an exit code. */
 int client_read_head(struct client *c, bool want_interim);
 /* Reads body bytes: the ones already in head[] first, then from TLS.  > 0 bytes,
- * 0 at the end of the stream, or -exit_code. */
+ * 0 at the end of the stream (close_notify), or -exit_code. */
 long client_read(struct client *c, void *buf, size_t len);
 void client_close(struct client *c);
+/* Counts records sent; true when the key-usage limit is reached (then the caller sends
+ * a KeyUpdate, which only userspace TLS can). */
+bool client_count_records(struct client *c, uint64_t bytes);
 /* Prints the result line (or JSON) and returns code. */
 int client_report(struct client *c, int code, uint64_t bytes, double secs, const char *dest);
 

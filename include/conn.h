@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "http.h"
+#include "ktls.h"
 #include "loop.h"
 
 enum conn_state {
@@ -41,6 +42,17 @@ struct conn {
 	double deadline;
 	unsigned inflight;
 	struct op op_poll, op_io[XFER_BUFS], op_sync;
+
+	/* how records move, per direction: OpenSSL in userspace, or the kernel */
+	bool tx_kernel;          /* OpenSSL installed TLS_TX: plain writes are encrypted */
+	bool rx_kernel;          /* we installed TLS_RX: reads go through ktls_read */
+	struct ktls_rx krx;
+	uint64_t tx_records;     /* records sent under the current key (upper bound) */
+	int pipe_r, pipe_w;      /* splice pipe of the kernel-TLS send path, made on first use */
+	size_t pipe_size;
+	size_t in_pipe;          /* bytes spliced into the pipe, not yet out to the socket */
+	bool tx_blocked;         /* the socket was full: wait for POLLOUT before splicing on */
+	bool key_limit_hit;      /* the response ended early at the key-usage limit */
 
 	/* request */
 	char head[HTTP_HEAD_MAX + 1];
@@ -90,6 +102,17 @@ void conn_abort(struct conn *c);
 /* Waits for the socket to become readable (POLLIN) or writable (POLLOUT). */
 void conn_poll(struct conn *c, unsigned mask);
 void conn_touch(struct conn *c);
+
+/* Record I/O (conn_io.c), whichever side of the kernel does the crypto.  Both return
+ * > 0 bytes, 0 at the peer's close_notify, TLS_WANT_READ/WRITE, or -errno. */
+ssize_t conn_recv(struct conn *c, void *buf, size_t len);
+ssize_t conn_send(struct conn *c, const void *buf, size_t len, bool more);
+const char *conn_io_error(const struct conn *c);
+/* After the handshake: hand each direction to the kernel where --ktls allows and the host
+ * can.  Returns 0, or -errno when --ktls on cannot be honoured. */
+int conn_choose_paths(struct conn *c);
+/* Counts records sent under the current key; true when the key-usage limit is reached. */
+bool conn_count_records(struct conn *c, uint64_t bytes, unsigned sends);
 
 /* Request handling (handler.c): turns c->req into a reply, a file to send or an upload. */
 void handle_request(struct conn *c);

@@ -32,4 +32,8 @@ int fileio_start(struct fileio *f, unsigned i, bool write, char *buf, size_t len
  * Writes are always complete when this returns success. */
 long fileio_wait(struct fileio *f, unsigned i);
 
+/* splice(2) through the ring, waiting for it: len bytes at most from in (at off_in, or
+ * its position when -1) to out.  Bytes moved or -errno.  Slots must be idle. */
+long fileio_splice(struct fileio *f, int in, int64_t off_in, int out, size_t len);
+
 #endif

@@ -40,6 +40,7 @@ struct http_response_head {
 	bool chunked;
 	bool keep_alive;
 	int64_t range_start, range_end, range_total;  /* from Content-Range, or -1 */
+	const char *etag;          /* inside the parsed buffer, or NULL */
 	size_t head_len;
 };
 

@@ -13,7 +13,7 @@
 
 enum op_kind {
 	OP_ACCEPT, OP_TIMER, OP_WAKE,            /* the worker's own */
-	OP_POLL, OP_FILE_READ, OP_FILE_WRITE, OP_FSYNC, /* a connection's */
+	OP_POLL, OP_FILE_READ, OP_FILE_WRITE, OP_FSYNC, OP_SPLICE, /* a connection's */
 };
 
 struct op {

@@ -24,13 +24,18 @@ struct serve_config {
 	char *token;                 /* NULL: no bearer token required */
 	size_t token_len;
 	enum ktls_mode ktls;
+	uint64_t key_limit;          /* records sent under one key at most (RFC 8446 5.5) */
 	struct tls_ctx *tls;
 };
+
+/* RFC 8446 5.5: AES-GCM keys carry at most 2^24.5 full records; we stop at 2^24. */
+#define KEY_LIMIT_DEFAULT (1ull << 24)
 
 /* Mutable state shared by the workers. */
 struct serve_shared {
 	atomic_uint conns;           /* open connections, all workers */
 	atomic_bool stopping;
+	atomic_bool ktls_told;       /* why kTLS is not used has been logged once */
 };
 
 int cmd_serve(int argc, char **argv);

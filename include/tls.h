@@ -44,6 +44,9 @@ ssize_t tls_read(struct tls *t, void *buf, size_t len);
 ssize_t tls_write(struct tls *t, const void *buf, size_t len);
 /* Sends close_notify, best effort (never waits for the peer's). */
 void tls_close_notify(struct tls *t);
+/* Sends a KeyUpdate with the next write (userspace sending only: OpenSSL 3.0 would not
+ * change a kernel's key). */
+int tls_key_update(struct tls *t);
 /* Plaintext OpenSSL holds that has not been read yet. */
 bool tls_pending(struct tls *t);
 /* Read whole socket buffers at a time from now on (userspace receive path). */
@@ -69,7 +72,7 @@ struct tls_keys {
 };
 
 /* TLS 1.3 keys for receiving (the peer's direction) or sending, derived from the traffic
- * secret the keylog callback saw (HKDF-Expand-Label, RFC 8446 7.3).  -ENOTSUP for TLS 1.2
+ * secret the keylog callback saw (HKDF-Expand-Label, RFC 8446 7.3).  -EPROTONOSUPPORT for TLS 1.2
  * or an unknown suite; -ENOKEY when the secret was not captured. */
 int tls_traffic_keys(struct tls *t, bool receive, struct tls_keys *out);
 /* After a KeyUpdate: the next generation ("traffic upd", RFC 8446 7.2), in place. */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -40,6 +41,9 @@ int hex_decode(const char *in, uint8_t *out, size_t len);
 
 /* Constant-time comparison of two byte strings of possibly different lengths. */
 bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+/* Writes path through path.tmp, fsync and rename: never half a file under path. */
+int write_file_atomic(const char *path, mode_t mode, const void *data, size_t len);
 
 /* Trim ASCII white space at both ends, in place; returns s. */
 char *trim(char *s);

@@ -21,7 +21,8 @@ struct xfer_ops {
 	void (*finish)(struct conn *c);                  /* free what start allocated */
 };
 
-extern const struct xfer_ops xfer_user_send;
-extern const struct xfer_ops xfer_user_recv;
+extern const struct xfer_ops xfer_user_send;   /* file -> buffers -> SSL_write */
+extern const struct xfer_ops xfer_user_recv;   /* conn_recv -> buffers -> file */
+extern const struct xfer_ops xfer_ktls_send;   /* file -> pipe -> socket splices, kernel encrypts */
 
 #endif

@@ -20,7 +20,7 @@
 #include "util.h"
 
 enum { OPT_CA = 256, OPT_PIN, OPT_CERT, OPT_KEY, OPT_TOKEN, OPT_KTLS, OPT_JSON, OPT_QUIET,
-       OPT_CONTINUE, OPT_TIMEOUT };
+       OPT_CONTINUE, OPT_TIMEOUT, OPT_KEY_LIMIT };
 
 static const struct option options[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -35,6 +35,7 @@ static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "key-limit", required_argument, NULL, OPT_KEY_LIMIT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -48,6 +49,7 @@ int client_parse(int argc, char **argv, struct client_opts *o, const char *usage
 	memset(o, 0, sizeof(*o));
 	o->ktls = KTLS_AUTO;
 	o->timeout = 30;
+	o->key_limit = KEY_LIMIT_DEFAULT;
 	while ((opt = getopt_long(argc, argv, put ? "kh" : "o:kh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'o': o->output = optarg; break;
@@ -83,6 +85,13 @@ int client_parse(int argc, char **argv, struct client_opts *o, const char *usage
 				return EXIT_USAGE;
 			}
 			o->timeout = (unsigned)v;
+			break;
+		case OPT_KEY_LIMIT:
+			if (parse_uint(optarg, KEY_LIMIT_DEFAULT, &v) || v < 8) {
+				log_err("bad --key-limit '%s' (8 to %llu records)", optarg, KEY_LIMIT_DEFAULT);
+				return EXIT_USAGE;
+			}
+			o->key_limit = v;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -164,12 +173,28 @@ static int handshake(struct client *c)
 	return rc;
 }
 
+static ssize_t read_once(struct client *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!c->rx_kernel)
+		return tls_read(c->tls, buf, len);
+	n = ktls_read(&c->krx, buf, len);
+	if (n == -EAGAIN)
+		return TLS_WANT_READ;
+	if (n == 0 && !c->krx.eof) {
+		snprintf(c->krx.err, sizeof(c->krx.err), "connection closed without close_notify");
+		return -ECONNRESET;
+	}
+	return n;
+}
+
 static ssize_t read_some(struct client *c, void *buf, size_t len)
 {
 	double t0 = 0;
 	ssize_t n;
 
-	while ((n = tls_read(c->tls, buf, len)) == TLS_WANT_READ || n == TLS_WANT_WRITE)
+	while ((n = read_once(c, buf, len)) == TLS_WANT_READ || n == TLS_WANT_WRITE)
 		if (timed_out(c, &t0))
 			break;
 	return n;
@@ -184,6 +209,40 @@ static ssize_t write_some(struct client *c, const void *buf, size_t len)
 		if (timed_out(c, &t0))
 			break;
 	return n;
+}
+
+/* After the handshake, before OpenSSL reads a byte more: the receive direction goes to
+ * the kernel where --ktls allows (OpenSSL 3.0 installs only the send direction itself). */
+static int choose_paths(struct client *c)
+{
+	const char *tx_why = NULL, *rx_why = NULL;
+	struct tls_keys keys;
+	int rc;
+
+	if (c->opts->ktls == KTLS_OFF)
+		return EXIT_OK;
+	c->tx_kernel = tls_ktls_tx(c->tls);
+	if (!c->tx_kernel)
+		tx_why = ktls_unavailable() ? ktls_unavailable() :
+			 "OpenSSL did not offload sending for this TLS version and cipher";
+	if (tls_ktls_rx(c->tls))
+		; /* a newer OpenSSL did it, and reads through the kernel itself */
+	else if (tls_pending(c->tls))
+		rx_why = "OpenSSL already read past the handshake";
+	else if ((rc = tls_traffic_keys(c->tls, true, &keys)) < 0 ||
+		 (rc = ktls_rx_start(&c->krx, c->fd, &keys)) < 0)
+		rx_why = ktls_strerror(rc);
+	else
+		c->rx_kernel = true;
+	if ((tx_why || rx_why) && c->opts->ktls == KTLS_ON) {
+		snprintf(c->err, sizeof(c->err), "--ktls on: kernel TLS unavailable for %s: %s",
+			 tx_why ? "sending" : "receiving", tx_why ? tx_why : rx_why);
+		return EXIT_TLS;
+	}
+	if ((tx_why || rx_why) && !c->opts->quiet && !c->opts->json)
+		log_info("kernel TLS not used for %s: %s; using userspace TLS",
+			 tx_why ? "sending" : "receiving", tx_why ? tx_why : rx_why);
+	return EXIT_OK;
 }
 
 int client_connect(struct client *c, struct client_opts *o)
@@ -230,12 +289,7 @@ int client_connect(struct client *c, struct client_opts *o)
 		snprintf(c->err, sizeof(c->err), "TLS %s", tls_error(c->tls));
 		return EXIT_TLS;
 	}
-	if (o->ktls == KTLS_ON && !tls_ktls_tx(c->tls)) {
-		snprintf(c->err, sizeof(c->err), "--ktls on: kernel TLS is not available for this "
-			 "connection (no tls ULP in the kernel, or the cipher cannot be offloaded)");
-		return EXIT_TLS;
-	}
-	return EXIT_OK;
+	return choose_paths(c);
 }
 
 /* A failed TLS read or write: the exit code and the reason. */
@@ -244,6 +298,10 @@ static int io_failure(struct client *c, long rc, const char *what)
 	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
 		snprintf(c->err, sizeof(c->err), "%s: no progress for %u s", what, c->opts->timeout);
 		return EXIT_NETWORK;
+	}
+	if (c->rx_kernel && c->krx.err[0]) {
+		snprintf(c->err, sizeof(c->err), "%s: %s", what, c->krx.err);
+		return rc == -ECONNRESET ? EXIT_NETWORK : EXIT_TLS;
 	}
 	snprintf(c->err, sizeof(c->err), "%s: %s", what, tls_error(c->tls));
 	return rc == -EPROTO || rc == -EKEYREJECTED ? EXIT_TLS : EXIT_NETWORK;
@@ -314,6 +372,15 @@ long client_read(struct client *c, void *buf, size_t len)
 	return -io_failure(c, n, "reading the body");
 }
 
+bool client_count_records(struct client *c, uint64_t bytes)
+{
+	c->tx_records += (bytes + 16383) / 16384 + 1;
+	if (c->tx_records < c->opts->key_limit)
+		return false;
+	c->tx_records = 0;
+	return true;
+}
+
 void client_close(struct client *c)
 {
 	if (c->tls) {
@@ -321,6 +388,7 @@ void client_close(struct client *c)
 		tls_free(c->tls);
 	}
 	tls_ctx_free(c->ctx);
+	ktls_rx_end(&c->krx);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->tls = NULL;
@@ -346,8 +414,8 @@ int client_report(struct client *c, int code, uint64_t bytes, double secs, const
 {
 	const struct client_opts *o = c->opts;
 	const char *version = c->tls ? tls_version(c->tls) : "", *cipher = c->tls ? tls_cipher(c->tls) : "";
-	const char *tx = c->tls && tls_ktls_tx(c->tls) ? "ktls" : "userspace";
-	const char *rx = c->tls && tls_ktls_rx(c->tls) ? "ktls" : "userspace";
+	const char *tx = c->tx_kernel ? "ktls" : "userspace";
+	const char *rx = c->rx_kernel || (c->tls && tls_ktls_rx(c->tls)) ? "ktls" : "userspace";
 	double mbps = secs > 0 ? (double)bytes / secs / 1e6 : 0;
 	char human[32];
 

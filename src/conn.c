@@ -54,7 +54,7 @@ struct conn *conn_new(struct worker *w, int fd, const struct sockaddr *peer, boo
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
 	c->fd = fd;
-	c->file_fd = c->dir_fd = -1;
+	c->file_fd = c->dir_fd = c->pipe_r = c->pipe_w = -1;
 	c->refuse = refuse;
 	c->state = CS_HANDSHAKE;
 	c->deadline = now_sec() + w->cfg->handshake_timeout;
@@ -84,7 +84,12 @@ static void conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	w->nconns--;
 	tls_free(c->tls);
+	ktls_rx_end(&c->krx);
 	close(c->fd);
+	if (c->pipe_r >= 0) {
+		close(c->pipe_r);
+		close(c->pipe_w);
+	}
 	for (unsigned i = 0; i < XFER_BUFS; i++)
 		free(c->buf[i].data);
 	free(c);
@@ -128,13 +133,16 @@ static void end_request(struct conn *c)
 static void log_access(struct conn *c)
 {
 	double secs = now_sec() - c->t_start;
-	const char *tx = tls_ktls_tx(c->tls) ? "ktls" : "userspace";
-	const char *rx = tls_ktls_rx(c->tls) ? "ktls" : "userspace";
+	const char *tx = c->tx_kernel ? "ktls" : "userspace";
+	const char *rx = c->rx_kernel || tls_ktls_rx(c->tls) ? "ktls" : "userspace";
 
 	log_line("%s %s %s %d %llu %.3fs %.1fMB/s %s %s tx=%s rx=%s", c->peer,
 		 c->have_req ? c->req.method_name : "-", c->have_req ? c->req.target : "-", c->status,
 		 (unsigned long long)c->bytes, secs, secs > 0 ? (double)c->bytes / secs / 1e6 : 0.0,
 		 tls_version(c->tls), tls_cipher(c->tls), tx, rx);
+	if (c->key_limit_hit)
+		log_info("%s: %s: stopped at the key-usage limit (%llu records); the client resumes",
+			 c->peer, c->req.target, (unsigned long long)c->w->cfg->key_limit);
 }
 
 /* Moves to CS_CLOSING: sends close_notify, and lingers when input may still arrive. */
@@ -209,9 +217,7 @@ static void step_handshake(struct conn *c)
 		return;
 	}
 	conn_touch(c);
-	if (c->w->cfg->ktls == KTLS_ON && !tls_ktls_tx(c->tls)) {
-		log_err("%s: --ktls on, but OpenSSL did not hand the keys to the kernel "
-			"(kernel TLS unavailable or cipher not offloadable): closing", c->peer);
+	if (conn_choose_paths(c) < 0) {
 		begin_close(c);
 		return;
 	}
@@ -233,7 +239,7 @@ static void step_read_head(struct conn *c)
 		begin_close(c);
 		return;
 	}
-	n = tls_read(c->tls, c->head + c->head_len, HTTP_HEAD_MAX - c->head_len);
+	n = conn_recv(c, c->head + c->head_len, HTTP_HEAD_MAX - c->head_len);
 	if (n > 0) {
 		c->head_len += (size_t)n;
 		conn_touch(c);
@@ -242,8 +248,8 @@ static void step_read_head(struct conn *c)
 	} else if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
 		conn_poll(c, n == TLS_WANT_READ ? POLLIN : POLLOUT);
 	} else {
-		if (n < 0 && c->head_len > 0)
-			log_debug("%s: %s", c->peer, tls_error(c->tls));
+		if (n < 0 && (c->head_len > 0 || c->rx_kernel))
+			log_debug("%s: %s", c->peer, conn_io_error(c));
 		begin_close(c);
 	}
 }
@@ -251,14 +257,15 @@ static void step_read_head(struct conn *c)
 static void step_write_out(struct conn *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = tls_write(c->tls, c->out + c->out_off, c->out_len - c->out_off);
+		ssize_t n = conn_send(c, c->out + c->out_off, c->out_len - c->out_off,
+				      c->tx && c->to_go > 0);
 
 		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
 			conn_poll(c, n == TLS_WANT_READ ? POLLIN : POLLOUT);
 			return;
 		}
 		if (n <= 0) {
-			log_debug("%s: %s", c->peer, tls_error(c->tls));
+			log_debug("%s: %s", c->peer, conn_io_error(c));
 			begin_close(c);
 			return;
 		}
@@ -283,7 +290,7 @@ static void step_body(struct conn *c, const struct xfer_ops *path)
 		return;
 	case XFER_DONE:
 		if (c->state == CS_SEND_BODY)
-			finish_request(c);
+			finish_request(c); /* closes instead when the key-usage limit ended it */
 		else
 			c->state = CS_COMMIT;
 		return;

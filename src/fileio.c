@@ -88,3 +88,25 @@ long fileio_wait(struct fileio *f, unsigned i)
 	}
 	return s->err ? s->err : (long)s->done;
 }
+
+long fileio_splice(struct fileio *f, int in, int64_t off_in, int out, size_t len)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_splice(sqe, in, off_in, out, -1, (unsigned)len, SPLICE_F_MOVE);
+	io_uring_sqe_set_data64(sqe, FILEIO_SLOTS);
+	rc = io_uring_submit(&f->ring);
+	if (rc < 0)
+		return rc;
+	while ((rc = io_uring_wait_cqe(&f->ring, &cqe)) == -EINTR)
+		;
+	if (rc < 0)
+		return rc;
+	rc = cqe->res;
+	io_uring_cqe_seen(&f->ring, cqe);
+	return rc;
+}

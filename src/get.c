@@ -32,10 +32,13 @@ static const char usage[] =
 "      --continue       resume: ask for the bytes after those FILE already has\n"
 "      --ktls auto|on|off   kernel TLS: where it works (default), required, never\n"
 "      --timeout S      give up after S seconds without progress (default 30)\n"
+"      --key-limit N    TLS records this side sends under one key at most (default 2^24)\n"
 "      --json           print the summary as one JSON object on stdout (stderr with -o -)\n"
 "      --quiet          no progress line and no summary\n"
 "  -h, --help           this text\n"
 "\n"
+"A body that ends early with a clean close_notify (a kernel-TLS server at its key-usage\n"
+"limit) is resumed on a new connection with Range and If-Range.\n"
 "The body goes to .FILE.kxfer-part beside FILE and is renamed to FILE when complete; a\n"
 "failed download removes it, unless --continue was given, which keeps it to resume from.\n"
 "Exit codes: 0 ok, 1 other, 2 usage, 3 local I/O, 4 network, 5 TLS, 6 HTTP status >= 300,\n"
@@ -48,7 +51,10 @@ struct download {
 	int fd;
 	bool stream;             /* stdout, a device or a pipe: sequential writes, one at a time */
 	uint64_t offset;         /* bytes already in the part file */
-	uint64_t got;
+	uint64_t got;            /* bytes received by this run, all connections */
+	uint64_t got_here;       /* ... on the current connection */
+	char etag[160];          /* the first response's validator, for If-Range on resumes */
+	unsigned resumes;
 	char *buf[FILEIO_SLOTS];
 	struct fileio io;
 	bool io_ready;
@@ -100,12 +106,13 @@ static int open_output(struct download *d, bool resume)
 static int send_request(struct download *d)
 {
 	const struct client_opts *o = d->c.opts;
-	char req[8192], host[300], range[64] = "", auth[600] = "";
+	char req[8192], host[300], range[256] = "", auth[600] = "";
 	int n;
 
 	url_host_header(&d->c.url, host, sizeof(host));
 	if (d->offset)
-		snprintf(range, sizeof(range), "Range: bytes=%llu-\r\n", (unsigned long long)d->offset);
+		snprintf(range, sizeof(range), "Range: bytes=%llu-\r\n%s%s%s", (unsigned long long)d->offset,
+			 d->etag[0] ? "If-Range: " : "", d->etag, d->etag[0] ? "\r\n" : "");
 	if (o->token)
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", o->token);
 	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kxfer/%s\r\n"
@@ -138,6 +145,8 @@ static int check_status(struct download *d, int64_t *expect)
 	const struct http_response_head *r = &d->c.resp;
 
 	*expect = r->content_length;
+	if (r->etag && !d->etag[0] && strlen(r->etag) < sizeof(d->etag))
+		strcpy(d->etag, r->etag);
 	if (r->status == 416 && d->offset > 0 && r->range_total == (int64_t)d->offset) {
 		*expect = 0; /* we already have every byte */
 		return EXIT_OK;
@@ -154,7 +163,12 @@ static int check_status(struct download *d, int64_t *expect)
 				 (unsigned long long)d->offset, (long long)r->range_start);
 			return EXIT_PROTOCOL;
 		}
-	} else if (d->offset > 0) { /* the server ignored our Range: start over */
+	} else if (d->offset > 0) { /* the server ignored our Range, or the file changed */
+		if (d->stream) {
+			snprintf(d->c.err, sizeof(d->c.err), "the server sent the whole file again "
+				 "(it changed, or ignores ranges); output already written cannot be taken back");
+			return EXIT_PROTOCOL;
+		}
 		if (ftruncate(d->fd, 0) < 0) {
 			snprintf(d->c.err, sizeof(d->c.err), "%s: %s", d->part, strerror(errno));
 			return EXIT_LOCAL_IO;
@@ -177,7 +191,7 @@ static int receive_body(struct download *d, int64_t expect, struct progress *p)
 	bool seekable = !d->stream;
 	uint64_t pos = d->offset;
 	unsigned cur = 0;
-	bool end = false;
+	bool end = false, short_end = false;
 	long rc;
 	while (!end) {
 		size_t fill = 0;
@@ -190,14 +204,14 @@ static int receive_body(struct download *d, int64_t expect, struct progress *p)
 			size_t want = BUF_SIZE - fill;
 			long n;
 
-			if (expect >= 0 && (uint64_t)expect - d->got - fill < want)
-				want = (size_t)((uint64_t)expect - d->got - fill);
+			if (expect >= 0 && (uint64_t)expect - d->got_here - fill < want)
+				want = (size_t)((uint64_t)expect - d->got_here - fill);
 			if (want == 0) {
 				end = true;
 				break;
 			}
 			n = client_read(&d->c, d->buf[cur] + fill, want);
-			if (n < 0 && !(expect < 0 && -n == EXIT_NETWORK && fill + d->got > 0))
+			if (n < 0 && !(expect < 0 && -n == EXIT_NETWORK && fill + d->got_here > 0))
 				return (int)-n;
 			if (n <= 0) {
 				end = true;
@@ -205,10 +219,11 @@ static int receive_body(struct download *d, int64_t expect, struct progress *p)
 			}
 			fill += (size_t)n;
 		}
-		if (end && expect >= 0 && d->got + fill < (uint64_t)expect) {
+		if (end && expect >= 0 && d->got_here + fill < (uint64_t)expect) {
 			snprintf(d->c.err, sizeof(d->c.err), "the body ended after %llu of %lld bytes",
-				 (unsigned long long)(d->offset + d->got + fill), (long long)(expect + (int64_t)d->offset));
-			return EXIT_PROTOCOL;
+				 (unsigned long long)(d->offset + d->got_here + fill),
+				 (long long)(expect + (int64_t)d->offset));
+			short_end = true;
 		}
 		if (!seekable && (rc = fileio_wait(&d->io, cur ^ 1)) < 0)
 			return write_failed(d, rc);
@@ -217,21 +232,24 @@ static int receive_body(struct download *d, int64_t expect, struct progress *p)
 			return write_failed(d, rc);
 		pos += fill;
 		d->got += fill;
+		d->got_here += fill;
 		progress_update(p, d->got);
 		cur ^= 1;
 	}
 	for (unsigned i = 0; i < FILEIO_SLOTS; i++)
 		if ((rc = fileio_wait(&d->io, i)) < 0)
 			return write_failed(d, rc);
-	return EXIT_OK;
+	/* A clean close_notify before the end: the server stopped at its key-usage limit. */
+	return short_end ? EXIT_RESUME : EXIT_OK;
 }
 
-static int download(struct download *d, struct client_opts *o)
+/* One request on one connection; EXIT_RESUME when the body stopped early but cleanly. */
+static int attempt(struct download *d, struct client_opts *o, struct progress *p)
 {
-	struct progress p;
 	int64_t expect;
 	int rc;
 
+	d->got_here = 0;
 	rc = client_connect(&d->c, o);
 	if (rc == EXIT_OK)
 		rc = send_request(d);
@@ -241,11 +259,31 @@ static int download(struct download *d, struct client_opts *o)
 		rc = check_status(d, &expect);
 	if (rc != EXIT_OK || expect == 0)
 		return rc;
-	if (!tls_ktls_rx(d->c.tls))
+	if (!d->c.rx_kernel)
 		tls_read_ahead(d->c.tls); /* whole socket buffers per read(2) */
-	progress_begin(&p, expect >= 0 ? (uint64_t)expect + d->offset : 0, d->offset, o->quiet);
-	rc = receive_body(d, expect, &p);
+	if (!d->resumes)
+		progress_begin(p, expect >= 0 ? (uint64_t)expect + d->offset : 0, d->offset, o->quiet);
+	return receive_body(d, expect, p);
+}
+
+/* A server that must stop at its TLS key-usage limit (kernel TLS cannot update keys) ends
+ * the body early with close_notify; the rest comes from a new connection and a Range. */
+static int download(struct download *d, struct client_opts *o)
+{
+	struct progress p = { 0 };
+	int rc;
+
+	while ((rc = attempt(d, o, &p)) == EXIT_RESUME && d->got_here > 0) {
+		d->offset += d->got_here;
+		d->resumes++;
+		client_close(&d->c);
+	}
+	if (rc == EXIT_RESUME)
+		rc = EXIT_PROTOCOL; /* no progress: the short body is an error after all */
 	progress_end(&p);
+	if (d->resumes && !o->quiet && !o->json)
+		log_info("resumed %u time%s with a Range request (the server's TLS key-usage limit)",
+			 d->resumes, d->resumes == 1 ? "" : "s");
 	return rc;
 }
 

@@ -193,7 +193,7 @@ static void send_file(struct conn *c, int fd, const struct stat *st)
 	c->file_fd = fd;
 	c->file_off = start;
 	c->to_io = c->to_go = len;
-	c->tx = &xfer_user_send;
+	c->tx = c->tx_kernel ? &xfer_ktls_send : &xfer_user_send;
 	if (c->tx->start(c) < 0) {
 		c->tx = NULL;
 		reply_text(c, 500, "out of memory\n", true);

@@ -239,6 +239,8 @@ int http_parse_response(char *buf, size_t len, struct http_response_head *resp)
 			connection_keep |= has_token(value, "keep-alive");
 		} else if (!strcasecmp(name, "Content-Range")) {
 			parse_content_range(value, resp);
+		} else if (!strcasecmp(name, "ETag")) {
+			resp->etag = value;
 		}
 	}
 	resp->keep_alive = resp->version_minor >= 1 ? !connection_close : connection_keep && !connection_close;

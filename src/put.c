@@ -32,6 +32,9 @@ static const char usage[] =
 "      --token TOKEN    send 'Authorization: Bearer TOKEN'\n"
 "      --ktls auto|on|off   kernel TLS: where it works (default), required, never\n"
 "      --timeout S      give up after S seconds without progress (default 30)\n"
+"      --key-limit N    TLS records under one key at most (default 2^24, RFC 8446 5.5):\n"
+"                       userspace TLS updates the key; a file too large for one key is\n"
+"                       never sent with kernel TLS, which cannot\n"
 "      --json           print the summary as one JSON object on stdout\n"
 "      --quiet          no progress line and no summary\n"
 "  -h, --help           this text\n"
@@ -92,7 +95,51 @@ static int await_continue(struct client *c, bool *refused)
 	return rc;
 }
 
-/* Reads the file two buffers at a time (io_uring) and sends each through TLS. */
+/* Kernel TLS sending: file -> pipe -> socket splices through the ring; the kernel
+ * encrypts, and the body never enters this process. */
+static int splice_body(struct client *c, struct fileio *io, int fd, uint64_t size, uint64_t *sent,
+		       struct progress *p)
+{
+	int pipefd[2], size_pipe, rc = EXIT_OK;
+	uint64_t off = 0;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		snprintf(c->err, sizeof(c->err), "pipe: %s", strerror(errno));
+		return EXIT_OTHER;
+	}
+	size_pipe = fcntl(pipefd[1], F_SETPIPE_SZ, BUF_SIZE);
+	if (size_pipe <= 0)
+		size_pipe = fcntl(pipefd[1], F_GETPIPE_SZ);
+	while (off < size && rc == EXIT_OK) {
+		long n = fileio_splice(io, fd, (int64_t)off, pipefd[1], (size_t)MIN((uint64_t)size_pipe, size - off));
+
+		if (n <= 0) {
+			snprintf(c->err, sizeof(c->err), "reading the file: %s",
+				 n < 0 ? strerror((int)-n) : "it shrank while being sent");
+			rc = EXIT_LOCAL_IO;
+			break;
+		}
+		off += (uint64_t)n;
+		while (n > 0) {
+			long m = fileio_splice(io, pipefd[0], -1, c->fd, (size_t)n);
+
+			if (m <= 0) {
+				snprintf(c->err, sizeof(c->err), "sending: %s", m < 0 ? strerror((int)-m) : "closed");
+				rc = EXIT_NETWORK;
+				break;
+			}
+			n -= m;
+			*sent += (uint64_t)m;
+		}
+		progress_update(p, *sent);
+	}
+	close(pipefd[0]);
+	close(pipefd[1]);
+	return rc;
+}
+
+/* Reads the file two buffers at a time (io_uring) and sends each through TLS, or splices
+ * it when the kernel holds the send keys. */
 static int send_body(struct client *c, int fd, uint64_t size, char **buf, uint64_t *sent)
 {
 	struct fileio io;
@@ -107,13 +154,17 @@ static int send_body(struct client *c, int fd, uint64_t size, char **buf, uint64
 		return EXIT_OTHER;
 	}
 	progress_begin(&p, size, 0, c->opts->quiet);
+	if (c->tx_kernel) {
+		rc = splice_body(c, &io, fd, size, sent, &p);
+		next = size;
+	}
 	for (unsigned i = 0; i < FILEIO_SLOTS && next < size; i++) {
 		size_t len = (size_t)MIN((uint64_t)BUF_SIZE, size - next);
 
 		fileio_start(&io, i, false, buf[i], len, next);
 		next += len;
 	}
-	while (*sent < size) {
+	while (*sent < size && rc == EXIT_OK) {
 		n = fileio_wait(&io, cur);
 		if (n <= 0) {
 			snprintf(c->err, sizeof(c->err), "reading the file: %s",
@@ -124,6 +175,8 @@ static int send_body(struct client *c, int fd, uint64_t size, char **buf, uint64
 		rc = client_send(c, buf[cur], (size_t)n);
 		if (rc != EXIT_OK)
 			break;
+		if (client_count_records(c, (uint64_t)n))
+			tls_key_update(c->tls); /* RFC 8446 5.5: a fresh key before the limit */
 		*sent += (uint64_t)n;
 		progress_update(&p, *sent);
 		if (next < size) {
@@ -189,6 +242,17 @@ int cmd_put(int argc, char **argv)
 		if (fd >= 0)
 			close(fd);
 		return EXIT_LOCAL_IO;
+	}
+	/* OpenSSL 3.0 cannot update a key it gave the kernel: a body longer than one key may
+	 * carry goes through userspace TLS, which can. */
+	if (o.ktls != KTLS_OFF && (uint64_t)st.st_size / 16384 + 64 >= o.key_limit) {
+		if (o.ktls == KTLS_ON) {
+			log_err("--ktls on: %s needs more TLS records than one key may carry (--key-limit %llu), "
+				"and kernel TLS cannot update keys", o.input, (unsigned long long)o.key_limit);
+			close(fd);
+			return EXIT_USAGE;
+		}
+		o.ktls = KTLS_OFF;
 	}
 	buf[0] = malloc(BUF_SIZE);
 	buf[1] = malloc(BUF_SIZE);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ktls.h"
 #include "loop.h"
 #include "tls.h"
 #include "util.h"
@@ -36,6 +37,10 @@ static const char usage[] =
 "  --token-file FILE    require 'Authorization: Bearer TOKEN' (TOKEN is the file's content)\n"
 "  --client-ca FILE     require client certificates issued by these CAs (mutual TLS)\n"
 "  --ktls auto|on|off   kernel TLS: use where it works (auto, default), require it, or never\n"
+"  --key-limit RECORDS  TLS records sent under one key at most (default 16777216, RFC 8446\n"
+"                       5.5): userspace TLS then updates the key; kernel TLS, which cannot,\n"
+"                       ends the response there and closes (kxfer get resumes); small\n"
+"                       values are for tests\n"
 "  --max-conns N        open connections at most (default 1024); more get 503\n"
 "  --idle-timeout S     close connections idle this many seconds (default 60)\n"
 "  --quiet              no access log   --verbose   also log failed handshakes and resets\n"
@@ -159,19 +164,6 @@ static int read_token(const char *file, struct serve_config *cfg)
 	return cfg->token ? 0 : -ENOMEM;
 }
 
-static bool kernel_has_tls_ulp(void)
-{
-	char buf[256] = "";
-	FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
-
-	if (f) {
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = 0;
-		fclose(f);
-	}
-	return strstr(buf, "tls") != NULL;
-}
-
 struct thread_arg {
 	struct worker w;
 	pthread_t tid;
@@ -266,7 +258,7 @@ static int run_workers(struct serve_config *cfg, const char *cert, bool generate
 
 enum { OPT_LISTEN = 256, OPT_ROOT, OPT_CERT, OPT_KEY, OPT_STATE, OPT_THREADS, OPT_CIPHERS,
        OPT_TLS12, OPT_UPLOAD, OPT_TOKEN, OPT_CLIENT_CA, OPT_KTLS, OPT_MAX_CONNS, OPT_IDLE,
-       OPT_QUIET, OPT_VERBOSE };
+       OPT_QUIET, OPT_VERBOSE, OPT_KEY_LIMIT };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -283,6 +275,7 @@ static const struct option options[] = {
 	{ "ktls", required_argument, NULL, OPT_KTLS },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+	{ "key-limit", required_argument, NULL, OPT_KEY_LIMIT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
@@ -304,6 +297,7 @@ int cmd_serve(int argc, char **argv)
 	struct serve_config cfg = {
 		.listen = "127.0.0.1:8443", .root = ".", .root_fd = -1, .max_conns = 1024,
 		.idle_timeout = 60, .handshake_timeout = 10, .stop_grace = 30, .ktls = KTLS_AUTO,
+		.key_limit = KEY_LIMIT_DEFAULT,
 	};
 	struct tls_config tc = { 0 };
 	const char *cert = NULL, *key = NULL, *state = NULL, *token_file = NULL;
@@ -343,6 +337,11 @@ int cmd_serve(int argc, char **argv)
 				goto bad;
 			cfg.max_conns = (unsigned)v;
 			break;
+		case OPT_KEY_LIMIT:
+			if (parse_uint(optarg, KEY_LIMIT_DEFAULT, &v) || v < 8)
+				goto bad;
+			cfg.key_limit = v;
+			break;
 		case OPT_IDLE:
 			if (parse_uint(optarg, 86400, &v) || v == 0)
 				goto bad;
@@ -376,9 +375,9 @@ int cmd_serve(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (cfg.ktls == KTLS_ON && !kernel_has_tls_ulp()) {
-		log_err("--ktls on: this kernel has no TLS ULP (CONFIG_TLS; try 'modprobe tls'), "
-			"so kernel TLS cannot be used; run with --ktls auto or off");
+	if (cfg.ktls == KTLS_ON && ktls_unavailable()) {
+		log_err("--ktls on: %s, so kernel TLS cannot be used; run with --ktls auto or off",
+			ktls_unavailable());
 		rc = 1;
 		goto out;
 	}

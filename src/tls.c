@@ -6,10 +6,8 @@
 #include "tls.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -359,6 +357,11 @@ void tls_close_notify(struct tls *t)
 	ERR_clear_error();
 }
 
+int tls_key_update(struct tls *t)
+{
+	return SSL_key_update(t->ssl, SSL_KEY_UPDATE_NOT_REQUESTED) == 1 ? 0 : -EPROTO;
+}
+
 bool tls_pending(struct tls *t)
 {
 	return SSL_has_pending(t->ssl);
@@ -444,12 +447,12 @@ int tls_traffic_keys(struct tls *t, bool receive, struct tls_keys *out)
 
 	memset(out, 0, sizeof(*out));
 	if (SSL_version(t->ssl) != TLS1_3_VERSION || !c)
-		return -ENOTSUP;
+		return -EPROTONOSUPPORT;
 	switch (SSL_CIPHER_get_id(c)) {
 	case TLS1_3_CK_AES_128_GCM_SHA256: out->aead = TLS_AEAD_AES_128_GCM; break;
 	case TLS1_3_CK_AES_256_GCM_SHA384: out->aead = TLS_AEAD_AES_256_GCM; break;
 	case TLS1_3_CK_CHACHA20_POLY1305_SHA256: out->aead = TLS_AEAD_CHACHA20_POLY1305; break;
-	default: return -ENOTSUP;
+	default: return -EPROTONOSUPPORT;
 	}
 	if (!t->secret_len[dir])
 		return -ENOKEY;
@@ -514,29 +517,20 @@ static int add_ext(X509 *x, int nid, const char *value)
 	return ok ? 0 : -EINVAL;
 }
 
-/* Writes a PEM object to path through a temporary file, so a crash never leaves half a key. */
+/* PEM into secure memory (wiped when freed), then to path through a temporary file. */
 static int write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *x)
 {
-	char tmp[4200];
-	FILE *f;
-	int fd, ok;
+	BIO *mem = BIO_new(BIO_s_secmem());
+	char *data;
+	long len;
+	int rc = -EIO;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		return -errno;
-	}
-	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, x);
-	ok = ok && fflush(f) == 0 && fsync(fd) == 0;
-	if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -EIO;
-	}
-	return 0;
+	if (mem && (key ? PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)
+			: PEM_write_bio_X509(mem, x)) &&
+	    (len = BIO_get_mem_data(mem, &data)) > 0)
+		rc = write_file_atomic(path, mode, data, (size_t)len);
+	BIO_free(mem);
+	return rc;
 }
 
 static int generate(const char *cert, const char *key)

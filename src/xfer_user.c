@@ -3,8 +3,8 @@
  * Sending: the file is read through io_uring into two large buffers, one being read
  * while the other is encrypted and written, so a GiB costs a few thousand file reads
  * instead of nginx's tens of thousands, and OpenSSL gets 256 KiB per SSL_write.
- * Receiving: SSL_read fills one buffer while the other is written to the file through
- * io_uring. */
+ * Receiving: conn_recv (SSL_read, or recvmsg on a kernel-TLS socket) fills one buffer
+ * while the other is written to the file through io_uring. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -112,7 +112,7 @@ static enum xfer_result send_pump(struct conn *c)
 		b = &c->buf[c->cur];
 		if (b->st != XB_FULL)
 			return c->to_go == 0 ? XFER_DONE : XFER_AGAIN;
-		n = tls_write(c->tls, b->data + b->off, b->len - b->off);
+		n = conn_send(c, b->data + b->off, b->len - b->off, false);
 		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
 			conn_poll(c, n == TLS_WANT_READ ? POLLIN : POLLOUT);
 			return XFER_AGAIN;
@@ -167,7 +167,7 @@ static enum xfer_result recv_pump(struct conn *c)
 		}
 		if (c->to_io == 0)
 			return XFER_AGAIN;
-		n = tls_read(c->tls, b->data + b->len, (size_t)MIN((uint64_t)(XFER_BUF_SIZE - b->len), c->to_io));
+		n = conn_recv(c, b->data + b->len, (size_t)MIN((uint64_t)(XFER_BUF_SIZE - b->len), c->to_io));
 		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
 			/* The disk is idle: hand it what we have rather than wait for a full buffer. */
 			if (b->len > 0 && writes_idle(c)) {

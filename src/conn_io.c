@@ -1,0 +1,100 @@
+/* How a server connection's records move after the handshake: through OpenSSL in this
+ * process, or through the kernel (kTLS) per direction.  conn.c and the data paths call
+ * conn_recv/conn_send and never know which. */
+#include "conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ktls.h"
+#include "tls.h"
+#include "util.h"
+
+ssize_t conn_recv(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!c->rx_kernel)
+		return tls_read(c->tls, buf, len);
+	n = ktls_read(&c->krx, buf, len);
+	return n == -EAGAIN ? TLS_WANT_READ : n;
+}
+
+ssize_t conn_send(struct conn *c, const void *buf, size_t len, bool more)
+{
+	ssize_t n;
+
+	if (!c->tx_kernel) {
+		n = tls_write(c->tls, buf, len);
+	} else {
+		/* The kernel encrypts; MSG_MORE lets a response head share a record with the body. */
+		n = send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+		if (n < 0)
+			n = errno == EAGAIN || errno == EINTR ? TLS_WANT_WRITE : -errno;
+	}
+	if (n > 0 && conn_count_records(c, (uint64_t)n, 1) && !c->tx_kernel)
+		tls_key_update(c->tls);
+	return n;
+}
+
+const char *conn_io_error(const struct conn *c)
+{
+	if (c->rx_kernel && c->krx.err[0])
+		return c->krx.err;
+	return tls_error(c->tls);
+}
+
+bool conn_count_records(struct conn *c, uint64_t bytes, unsigned sends)
+{
+	/* At most one partial record per send, the rest full. */
+	c->tx_records += (bytes + 16383) / 16384 + sends;
+	if (c->tx_records < c->w->cfg->key_limit)
+		return false;
+	if (!c->tx_kernel)
+		c->tx_records = 0; /* the caller sends a KeyUpdate: a fresh key */
+	return true;
+}
+
+/* Logged once per process: why a direction stays in userspace. */
+static void tell_once(struct conn *c, const char *dir, const char *why)
+{
+	if (!atomic_exchange(&c->w->shared->ktls_told, true))
+		log_info("kernel TLS not used for %s: %s; using userspace TLS", dir, why);
+}
+
+int conn_choose_paths(struct conn *c)
+{
+	const struct serve_config *cfg = c->w->cfg;
+	const char *tx_why = NULL, *rx_why = NULL;
+	struct tls_keys keys;
+	int rc;
+
+	if (cfg->ktls == KTLS_OFF)
+		return 0;
+	c->tx_kernel = tls_ktls_tx(c->tls);
+	if (!c->tx_kernel)
+		tx_why = ktls_unavailable() ? ktls_unavailable() :
+			 "OpenSSL did not offload sending for this TLS version and cipher";
+	/* OpenSSL 3.0 never offloads TLS 1.3 receiving; a later one may have. */
+	if (tls_ktls_rx(c->tls)) {
+		rx_why = "OpenSSL holds the receive direction in the kernel itself";
+	} else if (tls_pending(c->tls)) {
+		rx_why = "OpenSSL already read past the handshake";
+	} else if ((rc = tls_traffic_keys(c->tls, true, &keys)) < 0 ||
+		   (rc = ktls_rx_start(&c->krx, c->fd, &keys)) < 0) {
+		rx_why = ktls_strerror(rc);
+	} else {
+		c->rx_kernel = true;
+	}
+	if (cfg->ktls == KTLS_ON && (tx_why || (rx_why && !tls_ktls_rx(c->tls)))) {
+		log_err("%s: --ktls on: %s: %s", c->peer, tx_why ? "sending" : "receiving",
+			tx_why ? tx_why : rx_why);
+		return -EOPNOTSUPP;
+	}
+	if (tx_why)
+		tell_once(c, "sending", tx_why);
+	else if (rx_why && !tls_ktls_rx(c->tls))
+		tell_once(c, "receiving", rx_why);
+	return 0;
+}
