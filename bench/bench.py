@@ -321,9 +321,9 @@ class Bench:
         if client == "curl":
             return ["curl", "-sS", "-o", "/dev/null", "--cacert", s["cafile"],
                     "-w", "%{http_code} %{size_download}", url]
-        # Not `-o /dev/null`: kxfer get writes .FILE.kxfer-part beside FILE and renames it
-        # onto FILE, which for /dev/null (as root) would replace the device node.  The body
-        # goes to stdout, which is /dev/null; --json then goes to stderr.
+        # `-o -` with stdout on /dev/null rather than `-o /dev/null`: builds before 042f40d
+        # wrote .FILE.kxfer-part and renamed it onto FILE, which (as root) replaced the
+        # /dev/null device node.  --json then goes to stderr.
         return [self.kxfer, "get", url, "-o", "-", "--pin", s["pin"], "--json"]
 
     def spawn_wait(self, argv, outpath, errpath):

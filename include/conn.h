@@ -53,6 +53,7 @@ struct conn {
 	size_t in_pipe;          /* bytes spliced into the pipe, not yet out to the socket */
 	bool tx_blocked;         /* the socket was full: wait for POLLOUT before splicing on */
 	bool key_limit_hit;      /* the response ended early at the key-usage limit */
+	bool corked;             /* TCP_CORK while a body streams: full segments only */
 
 	/* request */
 	char head[HTTP_HEAD_MAX + 1];
@@ -102,6 +103,8 @@ void conn_abort(struct conn *c);
 /* Waits for the socket to become readable (POLLIN) or writable (POLLOUT). */
 void conn_poll(struct conn *c, unsigned mask);
 void conn_touch(struct conn *c);
+/* TCP_CORK on for a streaming body (TCP_NODELAY stays on for everything else). */
+void conn_cork(struct conn *c, bool on);
 
 /* Record I/O (conn_io.c), whichever side of the kernel does the crypto.  Both return
  * > 0 bytes, 0 at the peer's close_notify, TLS_WANT_READ/WRITE, or -errno. */

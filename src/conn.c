@@ -113,9 +113,19 @@ void conn_poll(struct conn *c, unsigned mask)
 	c->inflight++;
 }
 
+void conn_cork(struct conn *c, bool on)
+{
+	int v = on;
+
+	if (c->corked != on)
+		setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
+	c->corked = on;
+}
+
 /* Releases everything a request holds: buffers, files, an unfinished upload. */
 static void end_request(struct conn *c)
 {
+	conn_cork(c, false); /* uncorking pushes the last partial segment out now */
 	if (c->tx)
 		c->tx->finish(c);
 	if (c->rx)

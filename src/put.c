@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +156,7 @@ static int send_body(struct client *c, int fd, uint64_t size, char **buf, uint64
 		return EXIT_OTHER;
 	}
 	progress_begin(&p, size, 0, c->opts->quiet);
+	setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &(int){ 1 }, sizeof(int));
 	if (c->tx_kernel) {
 		rc = splice_body(c, &io, fd, size, sent, &p);
 		next = size;
@@ -187,6 +190,7 @@ static int send_body(struct client *c, int fd, uint64_t size, char **buf, uint64
 		}
 		cur ^= 1;
 	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &(int){ 0 }, sizeof(int));
 	progress_end(&p);
 	fileio_exit(&io);
 	return rc;
