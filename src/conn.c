@@ -163,7 +163,7 @@ static void begin_close(struct conn *c)
 	end_request(c);
 	if (c->state != CS_HANDSHAKE)
 		tls_close_notify(c->tls);
-	if (c->linger && c->state != CS_HANDSHAKE) {
+	if (c->linger) {
 		shutdown(c->fd, SHUT_WR);
 		c->state = CS_LINGER;
 		c->deadline = now_sec() + LINGER_SECONDS;
@@ -223,6 +223,9 @@ static void step_handshake(struct conn *c)
 	}
 	if (rc < 0) {
 		log_debug("%s: TLS handshake failed: %s", c->peer, tls_error(c->tls));
+		/* OpenSSL has queued an alert (say certificate_required): drain what the client
+		 * already sent so that closing does not reset the connection over it. */
+		c->linger = true;
 		begin_close(c);
 		return;
 	}

@@ -157,6 +157,12 @@ static int check_status(struct download *d, int64_t *expect)
 		snprintf(d->c.err, sizeof(d->c.err), "the server sent a chunked body, which kxfer get does not decode");
 		return EXIT_PROTOCOL;
 	}
+	if (d->resumes > 0 && r->status != 206) {
+		snprintf(d->c.err, sizeof(d->c.err), "the body ended early (%llu bytes) and the server "
+			 "answered the resuming Range request with %d, not 206", (unsigned long long)d->offset,
+			 r->status);
+		return EXIT_PROTOCOL;
+	}
 	if (r->status == 206) {
 		if (r->range_start != (int64_t)d->offset) {
 			snprintf(d->c.err, sizeof(d->c.err), "asked for bytes from %llu, got a range from %lld",

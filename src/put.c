@@ -196,28 +196,31 @@ static int send_body(struct client *c, int fd, uint64_t size, char **buf, uint64
 	return rc;
 }
 
-static int finish(struct client *c, int rc)
+/* The final answer, after the body: a send that failed may have been cut off by the
+ * server's early answer, so read it then too. */
+static int read_answer(struct client *c, int rc)
 {
-	/* A send that failed may have been cut off by the server's answer: read it. */
-	if (rc == EXIT_NETWORK || rc == EXIT_OK) {
-		int head = client_read_head(c, false);
+	int head;
 
-		if (rc == EXIT_OK)
-			rc = head;
-		else if (head == EXIT_OK)
-			rc = EXIT_OK;
-	}
-	if (rc == EXIT_OK && c->resp.status >= 300) {
-		char body[300] = "";
-		long n = client_read(c, body, sizeof(body) - 1);
+	if (rc != EXIT_OK && rc != EXIT_NETWORK)
+		return rc;
+	head = client_read_head(c, false);
+	return rc == EXIT_OK || head == EXIT_OK ? head : rc;
+}
 
-		body[n > 0 ? n : 0] = 0;
-		body[strcspn(body, "\r\n")] = 0;
-		snprintf(c->err, sizeof(c->err), "HTTP %d %s%s%s", c->resp.status,
-			 http_reason(c->resp.status), *body ? ": " : "", body);
-		rc = EXIT_HTTP;
-	}
-	return rc;
+static int check_answer(struct client *c)
+{
+	char body[300] = "";
+	long n;
+
+	if (c->resp.status < 300)
+		return EXIT_OK;
+	n = client_read(c, body, sizeof(body) - 1);
+	body[n > 0 ? n : 0] = 0;
+	body[strcspn(body, "\r\n")] = 0;
+	snprintf(c->err, sizeof(c->err), "HTTP %d %s%s%s", c->resp.status,
+		 http_reason(c->resp.status), *body ? ": " : "", body);
+	return EXIT_HTTP;
 }
 
 int cmd_put(int argc, char **argv)
@@ -271,11 +274,9 @@ int cmd_put(int argc, char **argv)
 	if (rc == EXIT_OK && st.st_size > 0)
 		rc = await_continue(&c, &refused);
 	if (rc == EXIT_OK && !refused)
-		rc = send_body(&c, fd, (uint64_t)st.st_size, buf, &sent);
-	if (!refused)
-		rc = finish(&c, rc);
-	else
-		rc = finish(&c, EXIT_NETWORK); /* the final answer is already in c.resp */
+		rc = read_answer(&c, send_body(&c, fd, (uint64_t)st.st_size, buf, &sent));
+	if (rc == EXIT_OK)
+		rc = check_answer(&c);
 out:
 	rc = client_report(&c, rc, sent, now_sec() - t0, o.input);
 	client_close(&c);
