@@ -1,5 +1,5 @@
-/* HTTP/1.1 message heads: request parsing (server), response parsing (client) and
- * response head formatting.  Pure code: buffers in, structs out; no file descriptors. */
+/* HTTP/1.1 message heads: request parsing (server), response parsing (client),
+ * response head formatting, and byte ranges.  Pure code: buffers in, structs out; no file descriptors. */
 #ifndef KXFER_HTTP_H
 #define KXFER_HTTP_H
 
@@ -66,5 +66,14 @@ int http_format_reply(char *buf, size_t cap, const struct http_reply *r);
 const char *http_reason(int status);
 /* RFC 7231 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (needs 30 bytes). */
 char *http_date(time_t t, char *buf, size_t cap);
+
+/* Byte ranges (RFC 9110 14): one "Range: bytes=..." request header. */
+enum range_result {
+	RANGE_NONE,          /* absent, malformed or several ranges: serve the whole file (200) */
+	RANGE_PARTIAL,       /* serve [start, start + len) with 206 */
+	RANGE_UNSATISFIABLE, /* 416 with "Content-Range: bytes * / size" */
+};
+
+enum range_result range_parse(const char *header, uint64_t size, uint64_t *start, uint64_t *len);
 
 #endif

@@ -1,4 +1,5 @@
-/* A progress line on a terminal: bytes, rate, ETA, redrawn a few times a second. */
+/* A progress line on a terminal: bytes, rate, ETA, redrawn a few times a second
+ * (report.c, with the closing summary). */
 #ifndef KXFER_PROGRESS_H
 #define KXFER_PROGRESS_H
 

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "path.h"
-#include "range.h"
 #include "util.h"
 #include "xfer.h"
 

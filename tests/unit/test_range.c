@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "range.h"
+#include "http.h"
 #include "unit.h"
 
 #define SENTINEL 0xdeadbeefULL
