@@ -51,6 +51,7 @@ struct client {
 	bool tx_kernel, rx_kernel;  /* which directions the kernel encrypts / decrypts */
 	struct ktls_rx krx;
 	uint64_t tx_records;
+	char ktls_why[200];         /* why a direction stayed in userspace, for the summary */
 	char err[512];
 };
 

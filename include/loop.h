@@ -7,12 +7,13 @@
 #include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 
 #include "serve.h"
 
 enum op_kind {
-	OP_ACCEPT, OP_TIMER, OP_WAKE,            /* the worker's own */
+	OP_ACCEPT, OP_TIMER, OP_WAKE, OP_SIGNAL, /* the worker's own */
 	OP_POLL, OP_FILE_READ, OP_FILE_WRITE, OP_FSYNC, OP_SPLICE, /* a connection's */
 };
 
@@ -33,7 +34,9 @@ struct worker {
 	int listen_fd;
 	int wake_fd;
 	uint64_t wake_value;
-	struct op op_accept, op_timer, op_wake;
+	int signal_fd;           /* worker 0 only: SIGINT/SIGTERM as a signalfd */
+	struct signalfd_siginfo sig;
+	struct op op_accept, op_timer, op_wake, op_signal;
 	struct __kernel_timespec tick;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;

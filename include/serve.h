@@ -36,6 +36,8 @@ struct serve_shared {
 	atomic_uint conns;           /* open connections, all workers */
 	atomic_bool stopping;
 	atomic_bool ktls_told;       /* why kTLS is not used has been logged once */
+	int *wake_fds;               /* every worker's eventfd, for a stop request */
+	unsigned nworkers;
 };
 
 int cmd_serve(int argc, char **argv);

@@ -184,7 +184,7 @@ static ssize_t read_once(struct client *c, void *buf, size_t len)
 		return TLS_WANT_READ;
 	if (n == 0 && !c->krx.eof) {
 		snprintf(c->krx.err, sizeof(c->krx.err), "connection closed without close_notify");
-		return -ECONNRESET;
+		return -ECONNABORTED;
 	}
 	return n;
 }
@@ -239,8 +239,8 @@ static int choose_paths(struct client *c)
 			 tx_why ? "sending" : "receiving", tx_why ? tx_why : rx_why);
 		return EXIT_TLS;
 	}
-	if ((tx_why || rx_why) && !c->opts->quiet && !c->opts->json)
-		log_info("kernel TLS not used for %s: %s; using userspace TLS",
+	if (tx_why || rx_why) /* said once, in the summary */
+		snprintf(c->ktls_why, sizeof(c->ktls_why), "kernel TLS not used for %s: %s",
 			 tx_why ? "sending" : "receiving", tx_why ? tx_why : rx_why);
 	return EXIT_OK;
 }
@@ -299,12 +299,13 @@ static int io_failure(struct client *c, long rc, const char *what)
 		snprintf(c->err, sizeof(c->err), "%s: no progress for %u s", what, c->opts->timeout);
 		return EXIT_NETWORK;
 	}
-	if (c->rx_kernel && c->krx.err[0]) {
-		snprintf(c->err, sizeof(c->err), "%s: %s", what, c->krx.err);
-		return rc == -ECONNRESET ? EXIT_NETWORK : EXIT_TLS;
-	}
-	snprintf(c->err, sizeof(c->err), "%s: %s", what, tls_error(c->tls));
-	return rc == -EPROTO || rc == -EKEYREJECTED ? EXIT_TLS : EXIT_NETWORK;
+	snprintf(c->err, sizeof(c->err), "%s: %s", what,
+		 c->rx_kernel && c->krx.err[0] ? c->krx.err : tls_error(c->tls));
+	/* A FIN without close_notify may be a truncation: the response cannot be trusted. */
+	if (rc == -ECONNABORTED)
+		return EXIT_PROTOCOL;
+	return rc == -EPROTO || rc == -EKEYREJECTED || rc == -EKEYEXPIRED || rc == -EBADMSG ?
+	       EXIT_TLS : EXIT_NETWORK;
 }
 
 int client_send(struct client *c, const void *buf, size_t len)

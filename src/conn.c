@@ -296,6 +296,8 @@ static void step_write_out(struct conn *c)
 		finish_request(c);
 }
 
+static bool upload_failed(struct conn *c);
+
 static void step_body(struct conn *c, const struct xfer_ops *path)
 {
 	switch (path->pump(c)) {
@@ -308,14 +310,38 @@ static void step_body(struct conn *c, const struct xfer_ops *path)
 			c->state = CS_COMMIT;
 		return;
 	case XFER_ERROR:
-		log_debug("%s: %s aborted after %llu bytes", c->peer, c->req.target,
-			  (unsigned long long)c->bytes);
+		log_debug("%s: %s aborted after %llu bytes: %s", c->peer, c->req.target,
+			  (unsigned long long)c->bytes,
+			  c->xfer_error ? strerror(-c->xfer_error) : conn_io_error(c));
+		c->keep_alive = false;
+		if (c->state == CS_RECV_BODY && upload_failed(c))
+			return; /* the client hears why */
 		if (c->state == CS_SEND_BODY)
 			log_access(c);
-		c->keep_alive = false;
 		begin_close(c);
 		return;
 	}
+}
+
+/* An upload that cannot go on for a reason of ours (the disk, a key update the kernel
+ * cannot follow) is answered, not just dropped; a client that went away is not. */
+static bool upload_failed(struct conn *c)
+{
+	char msg[300];
+	int status = c->xfer_error == -ENOSPC || c->xfer_error == -EDQUOT ? 507 : 500;
+
+	if (c->xfer_error)
+		snprintf(msg, sizeof(msg), "cannot write the upload: %s\n", strerror(-c->xfer_error));
+	else if (c->rx_kernel && c->krx.err[0])
+		snprintf(msg, sizeof(msg), "upload aborted: %s\n", c->krx.err);
+	else
+		return false;
+	c->rx->finish(c);
+	c->rx = NULL;
+	upload_abort(c);
+	c->linger = true;
+	reply_text(c, status, msg, true);
+	return true;
 }
 
 /* Drains input after close_notify until the peer closes or the linger time ends. */

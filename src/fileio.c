@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util.h"
+
 int fileio_init(struct fileio *f, int fd)
 {
 	memset(f, 0, sizeof(*f));
@@ -76,6 +78,8 @@ long fileio_wait(struct fileio *f, unsigned i)
 			f->slot[which].err = res;
 			continue;
 		}
+		if (!f->slot[which].write)
+			MEM_DEFINED(f->slot[which].buf + f->slot[which].done, (size_t)res);
 		f->slot[which].done += (size_t)res;
 		/* A short write goes on; a short read means end of file. */
 		if (f->slot[which].write && res > 0 && f->slot[which].done < f->slot[which].len) {

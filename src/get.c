@@ -217,7 +217,7 @@ static int receive_body(struct download *d, int64_t expect, struct progress *p)
 				break;
 			}
 			n = client_read(&d->c, d->buf[cur] + fill, want);
-			if (n < 0 && !(expect < 0 && -n == EXIT_NETWORK && fill + d->got_here > 0))
+			if (n < 0) /* a body without a length ends only at close_notify */
 				return (int)-n;
 			if (n <= 0) {
 				end = true;

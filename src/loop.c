@@ -4,6 +4,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -58,6 +59,35 @@ static void arm_wake(struct worker *w)
 
 	io_uring_prep_read(sqe, w->wake_fd, &w->wake_value, sizeof(w->wake_value), 0);
 	loop_arm(sqe, &w->op_wake);
+}
+
+static void arm_signal(struct worker *w)
+{
+	struct io_uring_sqe *sqe = loop_sqe(w);
+
+	io_uring_prep_read(sqe, w->signal_fd, &w->sig, sizeof(w->sig), 0);
+	loop_arm(sqe, &w->op_signal);
+}
+
+/* SIGINT/SIGTERM: every worker stops accepting and finishes its transfers; a second
+ * signal ends the process at once. */
+static void on_signal(struct worker *w, int res)
+{
+	uint64_t one = 1;
+
+	if (res != sizeof(w->sig)) {
+		arm_signal(w);
+		return;
+	}
+	if (atomic_exchange(&w->shared->stopping, true)) {
+		log_err("second signal: exiting now");
+		_exit(1);
+	}
+	log_info("%s: finishing transfers in flight, then exiting", strsignal((int)w->sig.ssi_signo));
+	for (unsigned i = 0; i < w->shared->nworkers; i++)
+		if (write(w->shared->wake_fds[i], &one, sizeof(one)) < 0)
+			log_debug("wake worker %u: %s", i, strerror(errno));
+	arm_signal(w);
 }
 
 /* Above --max-conns the surplus still gets a polite 503 after its handshake; past this
@@ -146,6 +176,9 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	case OP_WAKE:
 		begin_stop(w);
 		break;
+	case OP_SIGNAL:
+		on_signal(w, cqe->res);
+		break;
 	default:
 		conn_complete(op->owner, op, cqe->res);
 		break;
@@ -166,6 +199,8 @@ int worker_init(struct worker *w, unsigned id, int listen_fd, const struct serve
 	w->op_accept = (struct op){ .kind = OP_ACCEPT, .owner = w };
 	w->op_timer = (struct op){ .kind = OP_TIMER, .owner = w };
 	w->op_wake = (struct op){ .kind = OP_WAKE, .owner = w };
+	w->op_signal = (struct op){ .kind = OP_SIGNAL, .owner = w };
+	w->signal_fd = -1;
 	w->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (w->wake_fd < 0)
 		return -errno;
@@ -185,6 +220,8 @@ void worker_run(struct worker *w)
 	arm_accept(w);
 	arm_timer(w);
 	arm_wake(w);
+	if (w->signal_fd >= 0)
+		arm_signal(w);
 	while (!w->stopping || w->nconns > 0 || w->op_accept.busy) {
 		int rc = io_uring_submit_and_wait(&w->ring, 1);
 

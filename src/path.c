@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -96,6 +98,48 @@ int path_from_target(const char *target, char *out, size_t cap, bool *trailing_s
 	return 0;
 }
 
+/* Without openat2 (Linux before 5.6, or valgrind, which does not know it): walk the path
+ * one component at a time with O_NOFOLLOW.  Stricter than RESOLVE_BENEATH: every symlink is
+ * refused, even one that stays inside the root.  ".." never reaches here (normalised away). */
+static int open_by_components(int rootfd, const char *rel, int flags, mode_t mode)
+{
+	char buf[PATH_REL_MAX], *save = NULL, *seg, *next;
+	int dir = rootfd, fd = -1;
+
+	if (snprintf(buf, sizeof(buf), "%s", rel) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	seg = strtok_r(buf, "/", &save);
+	if (!seg) {
+		fd = openat(rootfd, ".", flags | O_CLOEXEC, mode);
+		return fd < 0 ? -errno : fd;
+	}
+	if (rel[0] == '/')
+		return -EXDEV;
+	for (; seg; seg = next) {
+		struct stat st;
+
+		next = strtok_r(NULL, "/", &save);
+		if (!strcmp(seg, ".."))
+			fd = -EXDEV;
+		else if (next)
+			fd = openat(dir, seg, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		else
+			fd = openat(dir, seg, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd == -1)
+			fd = errno == ELOOP ? -EXDEV : -errno;
+		if (fd >= 0 && next && fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			close(fd);
+			fd = S_ISLNK(st.st_mode) ? -EXDEV : -ENOTDIR;
+		}
+		if (dir != rootfd)
+			close(dir);
+		if (fd < 0)
+			return fd;
+		dir = fd;
+	}
+	return fd;
+}
+
 int path_open(int rootfd, const char *rel, int flags, mode_t mode)
 {
 	struct open_how how = {
@@ -106,6 +150,8 @@ int path_open(int rootfd, const char *rel, int flags, mode_t mode)
 	long fd;
 
 	fd = syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		return open_by_components(rootfd, rel, flags, mode);
 	return fd < 0 ? -errno : (int)fd;
 }
 

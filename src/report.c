@@ -81,6 +81,10 @@ int client_report(struct client *c, int code, uint64_t bytes, double secs, const
 		json_string(f, cipher);
 		fprintf(f, ",\"tx_path\":\"%s\",\"rx_path\":\"%s\",\"output\":", tx, rx);
 		json_string(f, dest ? dest : "");
+		if (c->ktls_why[0]) {
+			fprintf(f, ",\"ktls_note\":");
+			json_string(f, c->ktls_why);
+		}
 		if (code != EXIT_OK) {
 			fprintf(f, ",\"error\":");
 			json_string(f, c->err);
@@ -88,9 +92,10 @@ int client_report(struct client *c, int code, uint64_t bytes, double secs, const
 		fprintf(f, "}\n");
 		fflush(f);
 	} else if (code == EXIT_OK && !o->quiet) {
-		log_info("%llu bytes (%s) in %.3f s, %.1f MB/s, %s %s, rx=%s tx=%s",
+		log_info("%llu bytes (%s) in %.3f s, %.1f MB/s, %s %s, rx=%s tx=%s%s%s%s",
 			 (unsigned long long)bytes, human_bytes(bytes, human, sizeof(human)), secs, mbps,
-			 version, cipher, rx, tx);
+			 version, cipher, rx, tx, c->ktls_why[0] ? " (" : "", c->ktls_why,
+			 c->ktls_why[0] ? ")" : "");
 	}
 	return code;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,7 +168,6 @@ static int read_token(const char *file, struct serve_config *cfg)
 struct thread_arg {
 	struct worker w;
 	pthread_t tid;
-	atomic_bool done;
 };
 
 static void *worker_main(void *p)
@@ -175,7 +175,6 @@ static void *worker_main(void *p)
 	struct thread_arg *t = p;
 
 	worker_run(&t->w);
-	atomic_store(&t->done, true);
 	return NULL;
 }
 
@@ -204,17 +203,25 @@ static int run_workers(struct serve_config *cfg, const char *cert, bool generate
 {
 	struct serve_shared shared = { 0 };
 	struct thread_arg *t = calloc(cfg->threads, sizeof(*t));
+	int *wake = calloc(cfg->threads, sizeof(*wake));
 	sigset_t sigs;
 	unsigned started = 0;
-	int rc = 0, sig;
+	int rc = 0, sfd;
 
-	if (!t)
+	if (!t || !wake) {
+		free(t);
+		free(wake);
 		return -ENOMEM;
+	}
+	/* SIGINT/SIGTERM arrive through a signalfd that worker 0 reads in its ring, so every
+	 * event, signals included, goes through io_uring (and valgrind can follow it). */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask; main waits */
-	for (; started < cfg->threads; started++) {
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	shared.wake_fds = wake;
+	for (; started < cfg->threads && sfd >= 0; started++) {
 		int fd = listen_socket(cfg);
 
 		if (fd < 0) {
@@ -228,31 +235,28 @@ static int run_workers(struct serve_config *cfg, const char *cert, bool generate
 			log_err("io_uring setup failed: %s", strerror(-rc));
 			break;
 		}
+		t[started].w.signal_fd = started == 0 ? sfd : -1;
+		wake[started] = t[started].w.wake_fd;
+		shared.nworkers = started + 1;
 		if (started == 0)
 			announce(cfg, cert, generated);
 		pthread_create(&t[started].tid, NULL, worker_main, &t[started]);
 	}
-	if (rc == 0) {
-		sigwait(&sigs, &sig);
-		log_info("%s: finishing transfers in flight, then exiting", strsignal(sig));
+	if (sfd < 0)
+		rc = -errno;
+	if (rc < 0) {
+		atomic_store(&shared.stopping, true);
+		for (unsigned i = 0; i < started; i++)
+			worker_wake(&t[i].w);
 	}
-	atomic_store(&shared.stopping, true);
-	for (unsigned i = 0; i < started; i++)
-		worker_wake(&t[i].w);
 	for (unsigned i = 0; i < started; i++) {
-		/* A second signal while we wait: stop waiting. */
-		while (!atomic_load(&t[i].done)) {
-			struct timespec tick = { 0, 100 * 1000 * 1000 };
-
-			if (sigtimedwait(&sigs, NULL, &tick) > 0) {
-				log_err("second signal: exiting now");
-				_exit(1);
-			}
-		}
 		pthread_join(t[i].tid, NULL);
 		worker_destroy(&t[i].w);
 	}
+	if (sfd >= 0)
+		close(sfd);
 	free(t);
+	free(wake);
 	return rc;
 }
 

@@ -295,7 +295,7 @@ static int io_result(struct tls *t, int ret, const char *what)
 		if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 			snprintf(t->err, sizeof(t->err), "%s: connection closed without close_notify", what);
 			ERR_clear_error();
-			return -ECONNRESET;
+			return -ECONNABORTED; /* a FIN with no close_notify: possibly truncated */
 		}
 		openssl_reason(t->err, sizeof(t->err), what);
 		return -EPROTO;

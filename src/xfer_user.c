@@ -70,6 +70,8 @@ static void io_complete(struct conn *c, struct op *op, int res)
 		b->st = XB_EMPTY;
 		return;
 	}
+	if (op->kind == OP_FILE_READ)
+		MEM_DEFINED(b->data + b->off, (size_t)res);
 	b->off += (size_t)res;
 	if (b->off < b->len) {
 		submit_io(c, op->idx, op->kind == OP_FILE_WRITE);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "path.h"
@@ -180,6 +181,7 @@ static void test_open(void)
 {
 	char root[] = "/tmp/kxfer-unit-path.XXXXXX", p[PATH_MAX], buf[64], escape[64];
 	int rootfd, fd;
+	bool fallback;
 	struct stat st, rst;
 
 	if (!mkdtemp(root)) {
@@ -205,11 +207,10 @@ static void test_open(void)
 	symlinkat(p, rootfd, "abs"); /* absolute, even though it points inside */
 	snprintf(escape, sizeof(escape), "%s.escape", strrchr(root, '/') + 1);
 
+	/* Without openat2 (old kernels, valgrind) path_open walks components with O_NOFOLLOW
+	 * and refuses every symlink, even one that stays inside. */
+	fallback = syscall(SYS_openat2, -1, "", NULL, 0) < 0 && errno == ENOSYS;
 	fd = path_open(rootfd, "", O_RDONLY | O_DIRECTORY, 0);
-	if (fd == -ENOSYS) {
-		SKIP("path_open", "openat2(2) is not available (ENOSYS)");
-		goto out;
-	}
 	CHECK("open \"\": opens the root", fd >= 0);
 	CHECK("open \"\": same inode as the root",
 	      fd >= 0 && !fstat(fd, &st) && !fstat(rootfd, &rst) && st.st_ino == rst.st_ino &&
@@ -228,13 +229,19 @@ static void test_open(void)
 	if (fd >= 0)
 		close(fd);
 	fd = path_open(rootfd, "good", O_RDONLY, 0);
-	CHECK_STR("open symlink to a file inside: content",
-		  fd >= 0 && read_all(fd, buf, sizeof(buf)) == 5 ? buf : "", "hello");
+	if (fallback)
+		CHECK_INT("open symlink to a file inside (no openat2): -EXDEV", fd, -EXDEV);
+	else
+		CHECK_STR("open symlink to a file inside: content",
+			  fd >= 0 && read_all(fd, buf, sizeof(buf)) == 5 ? buf : "", "hello");
 	if (fd >= 0)
 		close(fd);
 	fd = path_open(rootfd, "d/good2", O_RDONLY, 0);
-	CHECK_STR("open relative symlink ../f staying inside: content",
-		  fd >= 0 && read_all(fd, buf, sizeof(buf)) == 5 ? buf : "", "hello");
+	if (fallback)
+		CHECK_INT("open relative symlink ../f (no openat2): -EXDEV", fd, -EXDEV);
+	else
+		CHECK_STR("open relative symlink ../f staying inside: content",
+			  fd >= 0 && read_all(fd, buf, sizeof(buf)) == 5 ? buf : "", "hello");
 	if (fd >= 0)
 		close(fd);
 
@@ -262,7 +269,6 @@ static void test_open(void)
 	CHECK_INT("create d/new again with O_EXCL: -EEXIST",
 		  path_open(rootfd, "d/new", O_WRONLY | O_CREAT | O_EXCL, 0640), -EEXIST);
 	unlinkat(rootfd, "d/new", 0);
-out:
 	unlinkat(rootfd, "abs", 0);
 	unlinkat(rootfd, "d/good2", 0);
 	unlinkat(rootfd, "good", 0);
