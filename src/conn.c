@@ -339,7 +339,9 @@ static bool upload_failed(struct conn *c)
 	c->rx->finish(c);
 	c->rx = NULL;
 	upload_abort(c);
-	c->linger = true;
+	/* Drain the rest of the body so that closing does not reset the answer away -- but
+	 * never through a kernel TLS_RX that lost its key: every read would fail to decrypt. */
+	c->linger = !(c->rx_kernel && c->krx.err[0]);
 	reply_text(c, status, msg, true);
 	return true;
 }
