@@ -8,8 +8,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 # Project flags stay in their own variable so that CFLAGS=... on the command line (make asan)
 # changes optimisation and instrumentation only.
-KXFLAGS  := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -Iinclude \
-            -DKXFER_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+KXFLAGS  := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 SRC      := $(wildcard src/*.c)
@@ -19,7 +18,7 @@ PURE     := http path url util
 PURE_OBJ := $(PURE:%=$(BUILD)/obj/%.o)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps demo test test-unit test-integration test-ktls asan bench install clean help
+.PHONY: FORCE all deps demo test test-unit test-integration test-ktls asan bench install clean help
 
 all: $(BUILD)/kxfer $(UNIT)
 
@@ -28,6 +27,13 @@ $(BUILD)/kxfer: $(OBJ)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(KXFLAGS) -c -o $@ $<
+
+# The version (git describe) reaches main.o only, and rebuilds it only when it changes.
+$(BUILD)/version: FORCE | $(BUILD)/obj
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
+$(BUILD)/obj/main.o: $(BUILD)/version
+$(BUILD)/obj/main.o: KXFLAGS += -DKXFER_VERSION='"$(VERSION)"'
+FORCE:
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(PURE_OBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(KXFLAGS) -Itests/unit -o $@ $< $(PURE_OBJ) $(LDLIBS)

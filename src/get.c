@@ -117,7 +117,7 @@ static int send_request(struct download *d)
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", o->token);
 	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kxfer/%s\r\n"
 		     "Accept: */*\r\n%s%sConnection: close\r\n\r\n", d->c.url.target, host,
-		     KXFER_VERSION, range, auth);
+		     kxfer_version, range, auth);
 	explicit_bzero(auth, sizeof(auth));
 	if (n >= (int)sizeof(req)) {
 		snprintf(d->c.err, sizeof(d->c.err), "request too long");

@@ -11,6 +11,8 @@
 #define KXFER_VERSION "dev"
 #endif
 
+const char kxfer_version[] = KXFER_VERSION;
+
 static const char usage[] =
 "Usage: kxfer COMMAND [OPTIONS]\n"
 "High-throughput file transfer over TLS 1.3 (HTTPS/1.1), with kernel TLS where the host has it.\n"
@@ -40,7 +42,7 @@ int main(int argc, char **argv)
 		return cmd ? 0 : EXIT_USAGE;
 	}
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-		printf("kxfer %s\n", KXFER_VERSION);
+		printf("kxfer %s\n", kxfer_version);
 		return 0;
 	}
 	if (!strcmp(cmd, "serve"))

@@ -76,7 +76,7 @@ static int send_head(struct client *c, uint64_t size)
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", c->opts->token);
 	n = snprintf(req, sizeof(req), "PUT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kxfer/%s\r\n"
 		     "Content-Length: %llu\r\nContent-Type: application/octet-stream\r\n%s%s"
-		     "Connection: close\r\n\r\n", c->url.target, host, KXFER_VERSION,
+		     "Connection: close\r\n\r\n", c->url.target, host, kxfer_version,
 		     (unsigned long long)size, size ? "Expect: 100-continue\r\n" : "", auth);
 	explicit_bzero(auth, sizeof(auth));
 	return client_send(c, req, (size_t)n);
