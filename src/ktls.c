@@ -73,22 +73,21 @@ int ktls_set_keys(int fd, bool rx, const struct tls_keys *k, uint64_t seq)
 	memset(&ci, 0, sizeof(ci));
 	/* RFC 8446 5.3: the per-record nonce is the 12-byte IV XOR the sequence number; the
 	 * kernel wants the IV's first 4 bytes as "salt" and the other 8 as "iv" for GCM. */
+#define GCM(dst, cipher, key_len)                                                       \
+	do {                                                                            \
+		dst.info = (struct tls_crypto_info){ TLS_1_3_VERSION, cipher };         \
+		memcpy(dst.key, k->key, key_len);                                       \
+		memcpy(dst.salt, k->iv, 4);                                             \
+		memcpy(dst.iv, k->iv + 4, 8);                                           \
+		memcpy(dst.rec_seq, &be_seq, 8);                                        \
+		len = sizeof(dst);                                                      \
+	} while (0)
 	switch (k->aead) {
 	case TLS_AEAD_AES_128_GCM:
-		ci.g128.info = (struct tls_crypto_info){ TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_128 };
-		memcpy(ci.g128.key, k->key, 16);
-		memcpy(ci.g128.salt, k->iv, 4);
-		memcpy(ci.g128.iv, k->iv + 4, 8);
-		memcpy(ci.g128.rec_seq, &be_seq, 8);
-		len = sizeof(ci.g128);
+		GCM(ci.g128, TLS_CIPHER_AES_GCM_128, 16);
 		break;
 	case TLS_AEAD_AES_256_GCM:
-		ci.g256.info = (struct tls_crypto_info){ TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_256 };
-		memcpy(ci.g256.key, k->key, 32);
-		memcpy(ci.g256.salt, k->iv, 4);
-		memcpy(ci.g256.iv, k->iv + 4, 8);
-		memcpy(ci.g256.rec_seq, &be_seq, 8);
-		len = sizeof(ci.g256);
+		GCM(ci.g256, TLS_CIPHER_AES_GCM_256, 32);
 		break;
 	case TLS_AEAD_CHACHA20_POLY1305:
 		ci.chacha.info = (struct tls_crypto_info){ TLS_1_3_VERSION, TLS_CIPHER_CHACHA20_POLY1305 };
@@ -100,6 +99,7 @@ int ktls_set_keys(int fd, bool rx, const struct tls_keys *k, uint64_t seq)
 	default:
 		return -EPROTONOSUPPORT;
 	}
+#undef GCM
 	if (setsockopt(fd, SOL_TLS, rx ? TLS_RX : TLS_TX, &ci, len) < 0)
 		rc = -errno;
 	explicit_bzero(&ci, sizeof(ci));
