@@ -4,7 +4,7 @@
 #   scripts/ktls-guest.sh setup                      fetch + build the guest (idempotent, root)
 #   scripts/ktls-guest.sh run [--timeout S] -- CMD [ARGS...]
 #                                                    run CMD inside the guest, exit with its status
-#   scripts/ktls-guest.sh status                     is it set up, which kernel
+#   scripts/ktls-guest.sh status                     is it set up, which backend and kernel
 #
 # The guest is Debian's user-mode Linux 6.1 (package user-mode-linux: CONFIG_TLS=m,
 # io_uring, hostfs), unpacked with dpkg -x into a cache dir outside the repository, booted
@@ -296,7 +296,7 @@ setup_uml() {
 # One boot that runs `true`: proves the backend works here (auto mode, once per cache dir).
 boot_check() {
     local out rc=0
-    out=$(cd / && KXFER_GUEST=$1 "$0" run --timeout "${2:-60}" -- true 2>&1) || rc=$?
+    out=$(cd / && KXFER_GUEST=$1 "$here/ktls-guest.sh" run --timeout "${2:-60}" -- true 2>&1) || rc=$?
     [ "$rc" -eq 0 ] && return 0
     echo "$out" | tail -n 1 | sed 's/^ktls-guest: //'
     return 1
@@ -557,5 +557,5 @@ case ${1:-} in
 setup)  cmd_setup ;;
 run)    shift; cmd_run "$@" ;;
 status) cmd_status ;;
-*)      sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*)      sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

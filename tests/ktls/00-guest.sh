@@ -35,10 +35,13 @@ cat >"$T/in-guest.sh" <<'GUEST'
 set -u
 ok()    { echo "ok - $*"; }
 notok() { echo "not ok - $*"; }
-expect_pwd=$1 word=$2 dollar=$3
+expect_pwd=$1 word=$2 dollar=$3 backend=$4
 r=$(uname -r)
 case $r in 6.1.*) ok "guest kernel is 6.1 ($r)" ;; *) notok "guest kernel is 6.1 (got $r)" ;; esac
-if grep -q '^vendor_id.*User Mode Linux' /proc/cpuinfo; then ok "guest is user-mode Linux"
+if [ "$backend" = qemu ]; then
+    if ! grep -q '^vendor_id.*User Mode Linux' /proc/cpuinfo; then ok "guest is a QEMU virtual machine"
+    else notok "guest is a QEMU virtual machine"; fi
+elif grep -q '^vendor_id.*User Mode Linux' /proc/cpuinfo; then ok "guest is user-mode Linux"
 else notok "guest is user-mode Linux"; fi
 [ -r /proc/net/tls_stat ] && ok "/proc/net/tls_stat exists" || notok "/proc/net/tls_stat exists"
 if [ "$PWD" = "$expect_pwd" ] && [ "$word" = "two words" ] && [ "$dollar" = '$HOME "q'"'"'' ] &&
@@ -58,7 +61,8 @@ t0=$EPOCHREALTIME
 rc=0
 KXFER_GUEST_TEST_VAR='a b
 c' KTLS_PROBE=$T/ktls_probe \
-    "$G" run --timeout 120 -- bash "$T/in-guest.sh" "$PWD" "two words" '$HOME "q'"'"'' || rc=$?
+    backend=$("$G" status | sed -n 's/^backend: \([a-z]*\).*/\1/p')
+    "$G" run --timeout 120 -- bash "$T/in-guest.sh" "$PWD" "two words" '$HOME "q'"'"'' "$backend" || rc=$?
 case $rc in
 42) ok "guest run: exit status of the command comes back (boot + checks $(elapsed "$t0")s)" ;;
 77) skip "ktls guest: guest did not boot (see above)"; exit 77 ;;
