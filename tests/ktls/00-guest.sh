@@ -59,9 +59,9 @@ GUEST
 
 t0=$EPOCHREALTIME
 rc=0
+backend=$("$G" status | sed -n 's/^backend: \([a-z]*\).*/\1/p')
 KXFER_GUEST_TEST_VAR='a b
 c' KTLS_PROBE=$T/ktls_probe \
-    backend=$("$G" status | sed -n 's/^backend: \([a-z]*\).*/\1/p')
     "$G" run --timeout 120 -- bash "$T/in-guest.sh" "$PWD" "two words" '$HOME "q'"'"'' "$backend" || rc=$?
 case $rc in
 42) ok "guest run: exit status of the command comes back (boot + checks $(elapsed "$t0")s)" ;;
