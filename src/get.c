@@ -199,6 +199,7 @@ static int receive_body(struct download *d, int64_t expect, struct progress *p)
 	unsigned cur = 0;
 	bool end = false, short_end = false;
 	long rc;
+
 	while (!end) {
 		size_t fill = 0;
 
@@ -219,7 +220,7 @@ static int receive_body(struct download *d, int64_t expect, struct progress *p)
 			n = client_read(&d->c, d->buf[cur] + fill, want);
 			if (n < 0) /* a body without a length ends only at close_notify */
 				return (int)-n;
-			if (n <= 0) {
+			if (n == 0) {
 				end = true;
 				break;
 			}
