@@ -1,5 +1,6 @@
-/* TLS through OpenSSL: contexts, handshakes, record I/O, certificates.  This is the only
- * module that knows OpenSSL's types; everything else sees the opaque structs below. */
+/* TLS through OpenSSL: contexts, handshakes, record I/O (tls.c, libssl); the key schedule,
+ * certificates and library facts (crypto.c, libcrypto).  This is the only module that
+ * knows OpenSSL's types; everything else sees the opaque structs below. */
 #ifndef KXFER_TLS_H
 #define KXFER_TLS_H
 
@@ -77,6 +78,8 @@ struct tls_keys {
 int tls_traffic_keys(struct tls *t, bool receive, struct tls_keys *out);
 /* After a KeyUpdate: the next generation ("traffic upd", RFC 8446 7.2), in place. */
 int tls_keys_update(struct tls_keys *k);
+/* Key and IV from k->secret for k->aead (HKDF-Expand-Label "key" and "iv"). */
+int tls_keys_derive(struct tls_keys *k);
 void tls_keys_wipe(struct tls_keys *k);
 
 /* Loads STATE_DIR/cert.pem and key.pem, generating a self-signed ECDSA P-256 pair
@@ -85,5 +88,17 @@ int tls_selfsigned(const char *dir, char *cert, char *key, size_t cap, bool *cre
 		   char *err, size_t errlen);
 /* SHA-256 of the first certificate in a PEM file, as 64 lower-case hex digits. */
 int tls_fingerprint(const char *cert_file, char hex[65]);
+
+/* What the OpenSSL this process runs with can do (kxfer doctor). */
+struct tls_library {
+	const char *version;       /* "OpenSSL 3.0.19 27 Jan 2026" */
+	bool ktls_built;           /* built with kernel TLS support */
+	bool tls13_tx_offload;     /* installs TLS 1.3 send keys in the kernel itself */
+	bool tls13_rx_offload;     /* ... and receive keys (3.2 and later) */
+};
+void tls_library_info(struct tls_library *out);
+/* Userspace AEAD speed on this thread: seals 16 KiB records for about `seconds` of CPU
+ * time; bytes per CPU second in *bytes_per_sec.  0 or -errno. */
+int tls_aead_speed(enum tls_aead aead, double seconds, double *bytes_per_sec);
 
 #endif

@@ -28,6 +28,8 @@ extern int log_level;
 
 /* Seconds on the monotonic clock. */
 double now_sec(void);
+/* CPU seconds this thread has used. */
+double cpu_sec(void);
 
 /* "kxfer PROG: message\n" on stderr, written with one write(2) so that lines from
  * several threads never interleave.  log_info is silent under --quiet, log_debug

@@ -1,4 +1,6 @@
-/* TLS through OpenSSL 3: the only file that knows OpenSSL's types.
+/* TLS sessions through OpenSSL 3 (libssl): contexts, handshakes, record I/O, and the
+ * traffic secrets kernel TLS needs.  With crypto.c (libcrypto) the only files that know
+ * OpenSSL's types.
  *
  * The handshake always runs on the socket itself (SSL_set_fd), never through memory
  * BIOs: OpenSSL installs kTLS keys only on a socket BIO, and the data path chosen after
@@ -11,13 +13,8 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "util.h"
 
@@ -397,48 +394,6 @@ bool tls_ktls_rx(const struct tls *t)
 	return BIO_get_ktls_recv(SSL_get_rbio(t->ssl)) > 0;
 }
 
-/* HKDF-Expand-Label(secret, label, "", len) with OpenSSL's TLS13-KDF. */
-static int expand_label(const char *digest, const uint8_t *secret, size_t secret_len,
-			const char *label, uint8_t *out, size_t len)
-{
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS13-KDF", NULL);
-	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, rc = -EIO;
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)digest, 0),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, secret_len),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, (void *)"tls13 ", 6),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, (void *)label, strlen(label)),
-		OSSL_PARAM_construct_end(),
-	};
-
-	if (kctx && EVP_KDF_derive(kctx, out, len, params) == 1)
-		rc = 0;
-	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
-	ERR_clear_error();
-	return rc;
-}
-
-static const char *aead_digest(enum tls_aead a)
-{
-	return a == TLS_AEAD_AES_256_GCM ? "SHA384" : "SHA256";
-}
-
-static int derive_key_iv(struct tls_keys *k)
-{
-	const char *md = aead_digest(k->aead);
-
-	k->key_len = k->aead == TLS_AEAD_AES_128_GCM ? 16 : 32;
-	if (expand_label(md, k->secret, k->secret_len, "key", k->key, k->key_len) ||
-	    expand_label(md, k->secret, k->secret_len, "iv", k->iv, sizeof(k->iv))) {
-		tls_keys_wipe(k);
-		return -EIO;
-	}
-	return 0;
-}
-
 int tls_traffic_keys(struct tls *t, bool receive, struct tls_keys *out)
 {
 	const SSL_CIPHER *c = SSL_get_current_cipher(t->ssl);
@@ -458,135 +413,5 @@ int tls_traffic_keys(struct tls *t, bool receive, struct tls_keys *out)
 		return -ENOKEY;
 	memcpy(out->secret, t->secret[dir], t->secret_len[dir]);
 	out->secret_len = t->secret_len[dir];
-	return derive_key_iv(out);
-}
-
-int tls_keys_update(struct tls_keys *k)
-{
-	uint8_t next[48];
-	int rc = expand_label(aead_digest(k->aead), k->secret, k->secret_len, "traffic upd", next,
-			      k->secret_len);
-
-	if (rc == 0) {
-		memcpy(k->secret, next, k->secret_len);
-		rc = derive_key_iv(k);
-	}
-	OPENSSL_cleanse(next, sizeof(next));
-	return rc;
-}
-
-void tls_keys_wipe(struct tls_keys *k)
-{
-	OPENSSL_cleanse(k, sizeof(*k));
-}
-
-int tls_fingerprint(const char *cert_file, char hex[65])
-{
-	FILE *f = fopen(cert_file, "r");
-	X509 *x;
-	uint8_t md[32];
-	unsigned mdlen = 0;
-	int rc = -EINVAL;
-
-	if (!f)
-		return -errno;
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (x && X509_digest(x, EVP_sha256(), md, &mdlen) == 1 && mdlen == sizeof(md)) {
-		hex_encode(md, sizeof(md), hex);
-		rc = 0;
-	}
-	X509_free(x);
-	ERR_clear_error();
-	return rc;
-}
-
-static int add_ext(X509 *x, int nid, const char *value)
-{
-	X509V3_CTX v3;
-	X509_EXTENSION *ext;
-	int ok;
-
-	X509V3_set_ctx_nodb(&v3);
-	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
-	if (!ext)
-		return -EINVAL;
-	ok = X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok ? 0 : -EINVAL;
-}
-
-/* PEM into secure memory (wiped when freed), then to path through a temporary file. */
-static int write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *x)
-{
-	BIO *mem = BIO_new(BIO_s_secmem());
-	char *data;
-	long len;
-	int rc = -EIO;
-
-	if (mem && (key ? PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)
-			: PEM_write_bio_X509(mem, x)) &&
-	    (len = BIO_get_mem_data(mem, &data)) > 0)
-		rc = write_file_atomic(path, mode, data, (size_t)len);
-	BIO_free(mem);
-	return rc;
-}
-
-static int generate(const char *cert, const char *key)
-{
-	EVP_PKEY *pkey = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509_NAME *name;
-	uint8_t serial[16];
-	BIGNUM *bn = NULL;
-	char host[256] = "localhost", san[512];
-	int rc = -EINVAL;
-
-	if (!pkey || !x || RAND_bytes(serial, sizeof(serial)) != 1)
-		goto out;
-	serial[0] &= 0x7f;
-	bn = BN_bin2bn(serial, sizeof(serial), NULL);
-	gethostname(host, sizeof(host) - 1);
-	snprintf(san, sizeof(san), "DNS:localhost,IP:127.0.0.1,IP:::1%s%s",
-		 strcmp(host, "localhost") ? ",DNS:" : "", strcmp(host, "localhost") ? host : "");
-	name = X509_get_subject_name(x);
-	if (!bn || !X509_set_version(x, 2) || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), 3650L * 86400) || !X509_set_pubkey(x, pkey) ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"kxfer self-signed", -1, -1, 0) ||
-	    !X509_set_issuer_name(x, name))
-		goto out;
-	if (add_ext(x, NID_basic_constraints, "critical,CA:TRUE") ||
-	    add_ext(x, NID_subject_key_identifier, "hash") || add_ext(x, NID_subject_alt_name, san) ||
-	    !X509_sign(x, pkey, EVP_sha256()))
-		goto out;
-	rc = write_pem(key, 0600, pkey, NULL);
-	if (rc == 0)
-		rc = write_pem(cert, 0644, NULL, x);
-out:
-	BN_free(bn);
-	X509_free(x);
-	EVP_PKEY_free(pkey);
-	ERR_clear_error();
-	return rc;
-}
-
-int tls_selfsigned(const char *dir, char *cert, char *key, size_t cap, bool *created, char *err,
-		   size_t errlen)
-{
-	int rc;
-
-	snprintf(cert, cap, "%s/cert.pem", dir);
-	snprintf(key, cap, "%s/key.pem", dir);
-	*created = false;
-	if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
-		return 0;
-	rc = generate(cert, key);
-	if (rc) {
-		snprintf(err, errlen, "cannot write a certificate into %s: %s", dir, strerror(-rc));
-		return rc;
-	}
-	*created = true;
-	return 0;
+	return tls_keys_derive(out);
 }

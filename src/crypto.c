@@ -1,0 +1,249 @@
+/* The libcrypto half of the tls module: the TLS 1.3 key schedule for handing keys to the
+ * kernel, the self-signed certificate, fingerprints, and the facts and speeds kxfer doctor
+ * reports.  tls.c holds the libssl half (sessions); no other file sees OpenSSL's types. */
+#include "tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "util.h"
+
+/* HKDF-Expand-Label(secret, label, "", len) with OpenSSL's TLS13-KDF. */
+static int expand_label(const char *digest, const uint8_t *secret, size_t secret_len,
+			const char *label, uint8_t *out, size_t len)
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS13-KDF", NULL);
+	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, rc = -EIO;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)digest, 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, secret_len),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, (void *)"tls13 ", 6),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, (void *)label, strlen(label)),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (kctx && EVP_KDF_derive(kctx, out, len, params) == 1)
+		rc = 0;
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	ERR_clear_error();
+	return rc;
+}
+
+static const char *aead_digest(enum tls_aead a)
+{
+	return a == TLS_AEAD_AES_256_GCM ? "SHA384" : "SHA256";
+}
+
+int tls_keys_derive(struct tls_keys *k)
+{
+	const char *md = aead_digest(k->aead);
+
+	k->key_len = k->aead == TLS_AEAD_AES_128_GCM ? 16 : 32;
+	if (expand_label(md, k->secret, k->secret_len, "key", k->key, k->key_len) ||
+	    expand_label(md, k->secret, k->secret_len, "iv", k->iv, sizeof(k->iv))) {
+		tls_keys_wipe(k);
+		return -EIO;
+	}
+	return 0;
+}
+
+int tls_keys_update(struct tls_keys *k)
+{
+	uint8_t next[48];
+	int rc = expand_label(aead_digest(k->aead), k->secret, k->secret_len, "traffic upd", next,
+			      k->secret_len);
+
+	if (rc == 0) {
+		memcpy(k->secret, next, k->secret_len);
+		rc = tls_keys_derive(k);
+	}
+	OPENSSL_cleanse(next, sizeof(next));
+	return rc;
+}
+
+void tls_keys_wipe(struct tls_keys *k)
+{
+	OPENSSL_cleanse(k, sizeof(*k));
+}
+
+int tls_fingerprint(const char *cert_file, char hex[65])
+{
+	FILE *f = fopen(cert_file, "r");
+	X509 *x;
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	int rc = -EINVAL;
+
+	if (!f)
+		return -errno;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x && X509_digest(x, EVP_sha256(), md, &mdlen) == 1 && mdlen == sizeof(md)) {
+		hex_encode(md, sizeof(md), hex);
+		rc = 0;
+	}
+	X509_free(x);
+	ERR_clear_error();
+	return rc;
+}
+
+static int add_ext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+	if (!ext)
+		return -EINVAL;
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -EINVAL;
+}
+
+/* PEM into secure memory (wiped when freed), then to path through a temporary file. */
+static int write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *x)
+{
+	BIO *mem = BIO_new(BIO_s_secmem());
+	char *data;
+	long len;
+	int rc = -EIO;
+
+	if (mem && (key ? PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)
+			: PEM_write_bio_X509(mem, x)) &&
+	    (len = BIO_get_mem_data(mem, &data)) > 0)
+		rc = write_file_atomic(path, mode, data, (size_t)len);
+	BIO_free(mem);
+	return rc;
+}
+
+static int generate(const char *cert, const char *key)
+{
+	EVP_PKEY *pkey = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *name;
+	uint8_t serial[16];
+	BIGNUM *bn = NULL;
+	char host[256] = "localhost", san[512];
+	int rc = -EINVAL;
+
+	if (!pkey || !x || RAND_bytes(serial, sizeof(serial)) != 1)
+		goto out;
+	serial[0] &= 0x7f;
+	bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(san, sizeof(san), "DNS:localhost,IP:127.0.0.1,IP:::1%s%s",
+		 strcmp(host, "localhost") ? ",DNS:" : "", strcmp(host, "localhost") ? host : "");
+	name = X509_get_subject_name(x);
+	if (!bn || !X509_set_version(x, 2) || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(x), 3650L * 86400) || !X509_set_pubkey(x, pkey) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"kxfer self-signed", -1, -1, 0) ||
+	    !X509_set_issuer_name(x, name))
+		goto out;
+	if (add_ext(x, NID_basic_constraints, "critical,CA:TRUE") ||
+	    add_ext(x, NID_subject_key_identifier, "hash") || add_ext(x, NID_subject_alt_name, san) ||
+	    !X509_sign(x, pkey, EVP_sha256()))
+		goto out;
+	rc = write_pem(key, 0600, pkey, NULL);
+	if (rc == 0)
+		rc = write_pem(cert, 0644, NULL, x);
+out:
+	BN_free(bn);
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	ERR_clear_error();
+	return rc;
+}
+
+int tls_selfsigned(const char *dir, char *cert, char *key, size_t cap, bool *created, char *err,
+		   size_t errlen)
+{
+	int rc;
+
+	snprintf(cert, cap, "%s/cert.pem", dir);
+	snprintf(key, cap, "%s/key.pem", dir);
+	*created = false;
+	if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
+		return 0;
+	rc = generate(cert, key);
+	if (rc) {
+		snprintf(err, errlen, "cannot write a certificate into %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	*created = true;
+	return 0;
+}
+
+void tls_library_info(struct tls_library *out)
+{
+	out->version = OpenSSL_version(OPENSSL_VERSION);
+#ifdef OPENSSL_NO_KTLS
+	out->ktls_built = false;
+#else
+	out->ktls_built = true;
+#endif
+	/* OpenSSL hands TLS 1.3 sending to the kernel since 3.0, receiving since 3.2. */
+	out->tls13_tx_offload = out->ktls_built && OpenSSL_version_num() >= 0x30000000L;
+	out->tls13_rx_offload = out->ktls_built && OpenSSL_version_num() >= 0x30200000L;
+}
+
+/* Seals 16 KiB records (a full TLS record's payload) with one key, as the userspace path
+ * does, for about `seconds` of this thread's CPU time. */
+int tls_aead_speed(enum tls_aead aead, double seconds, double *bytes_per_sec)
+{
+	static const char *const names[] = {
+		[TLS_AEAD_AES_128_GCM] = "AES-128-GCM",
+		[TLS_AEAD_AES_256_GCM] = "AES-256-GCM",
+		[TLS_AEAD_CHACHA20_POLY1305] = "ChaCha20-Poly1305",
+	};
+	enum { RECORD = 16384 };
+	EVP_CIPHER *cipher = aead > TLS_AEAD_NONE && aead <= TLS_AEAD_CHACHA20_POLY1305 ?
+			     EVP_CIPHER_fetch(NULL, names[aead], NULL) : NULL;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	uint8_t key[32], iv[12] = { 0 }, tag[16], *buf = calloc(1, RECORD);
+	double t0 = cpu_sec(), spent = 0;
+	uint64_t done = 0;
+	int len, rc = -EIO;
+
+	if (!cipher || !ctx || !buf || RAND_bytes(key, sizeof(key)) != 1 ||
+	    EVP_EncryptInit_ex2(ctx, cipher, key, NULL, NULL) != 1)
+		goto out;
+	while (spent < seconds) {
+		for (int i = 0; i < 16; i++, done += RECORD) {
+			iv[11]++; /* a fresh nonce per record, like the record sequence */
+			if (EVP_EncryptInit_ex2(ctx, NULL, NULL, iv, NULL) != 1 ||
+			    EVP_EncryptUpdate(ctx, buf, &len, buf, RECORD) != 1 ||
+			    EVP_EncryptFinal_ex(ctx, buf + len, &len) != 1 ||
+			    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, sizeof(tag), tag) != 1)
+				goto out;
+		}
+		spent = cpu_sec() - t0;
+	}
+	*bytes_per_sec = spent > 0 ? (double)done / spent : 0;
+	rc = 0;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	free(buf);
+	EVP_CIPHER_CTX_free(ctx);
+	EVP_CIPHER_free(cipher);
+	ERR_clear_error();
+	return rc;
+}
