@@ -21,6 +21,7 @@ struct serve_config {
 	unsigned handshake_timeout;  /* seconds */
 	unsigned stop_grace;         /* seconds transfers may run on after SIGTERM */
 	bool allow_upload;
+	bool plain;                  /* --plain: HTTP without TLS (tls is NULL) */
 	char *token;                 /* NULL: no bearer token required */
 	size_t token_len;
 	enum ktls_mode ktls;

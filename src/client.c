@@ -177,6 +177,10 @@ static ssize_t read_once(struct client *c, void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (c->url.plain) {
+		n = recv(c->fd, buf, len, 0);
+		return n >= 0 ? n : errno == EAGAIN || errno == EINTR ? TLS_WANT_READ : -errno;
+	}
 	if (!c->rx_kernel)
 		return tls_read(c->tls, buf, len);
 	n = ktls_read(&c->krx, buf, len);
@@ -205,10 +209,17 @@ static ssize_t write_some(struct client *c, const void *buf, size_t len)
 	double t0 = 0;
 	ssize_t n;
 
-	while ((n = tls_write(c->tls, buf, len)) == TLS_WANT_READ || n == TLS_WANT_WRITE)
-		if (timed_out(c, &t0))
-			break;
-	return n;
+	for (;;) {
+		if (c->url.plain) {
+			n = send(c->fd, buf, len, MSG_NOSIGNAL);
+			if (n < 0)
+				n = errno == EAGAIN || errno == EINTR ? TLS_WANT_WRITE : -errno;
+		} else {
+			n = tls_write(c->tls, buf, len);
+		}
+		if ((n != TLS_WANT_READ && n != TLS_WANT_WRITE) || timed_out(c, &t0))
+			return n;
+	}
 }
 
 /* After the handshake, before OpenSSL reads a byte more: the receive direction goes to
@@ -274,6 +285,10 @@ int client_connect(struct client *c, struct client_opts *o)
 			 c->url.port, strerror(err));
 		return EXIT_NETWORK;
 	}
+	if (c->url.plain) {
+		c->tx_kernel = true; /* plaintext: uploads splice straight to the socket */
+		return EXIT_OK;
+	}
 	if (tls_client_ctx(&tc, &c->ctx, c->err, sizeof(c->err)))
 		return EXIT_USAGE;
 	if (tls_new(c->ctx, c->fd, c->url.host, &c->tls)) {
@@ -300,7 +315,8 @@ static int io_failure(struct client *c, long rc, const char *what)
 		return EXIT_NETWORK;
 	}
 	snprintf(c->err, sizeof(c->err), "%s: %s", what,
-		 c->rx_kernel && c->krx.err[0] ? c->krx.err : tls_error(c->tls));
+		 c->rx_kernel && c->krx.err[0] ? c->krx.err :
+		 c->tls ? tls_error(c->tls) : strerror(rc < 0 ? (int)-rc : ECONNRESET));
 	/* A FIN without close_notify may be a truncation: the response cannot be trusted. */
 	if (rc == -ECONNABORTED)
 		return EXIT_PROTOCOL;
@@ -375,6 +391,8 @@ long client_read(struct client *c, void *buf, size_t len)
 
 bool client_count_records(struct client *c, uint64_t bytes)
 {
+	if (c->url.plain)
+		return false; /* plaintext: no key to wear out */
 	c->tx_records += (bytes + 16383) / 16384 + 1;
 	if (c->tx_records < c->opts->key_limit)
 		return false;

@@ -47,7 +47,7 @@ struct conn *conn_new(struct worker *w, int fd, const struct sockaddr *peer, boo
 
 	if (!c)
 		return NULL;
-	if (tls_new(w->cfg->tls, fd, NULL, &c->tls)) {
+	if (!w->cfg->plain && tls_new(w->cfg->tls, fd, NULL, &c->tls)) {
 		free(c);
 		return NULL;
 	}
@@ -143,13 +143,13 @@ static void end_request(struct conn *c)
 static void log_access(struct conn *c)
 {
 	double secs = now_sec() - c->t_start;
-	const char *tx = c->tx_kernel ? "ktls" : "userspace";
-	const char *rx = c->rx_kernel || tls_ktls_rx(c->tls) ? "ktls" : "userspace";
+	const char *tx = !c->tls ? "plain" : c->tx_kernel ? "ktls" : "userspace";
+	const char *rx = !c->tls ? "plain" : c->rx_kernel || tls_ktls_rx(c->tls) ? "ktls" : "userspace";
 
 	log_line("%s %s %s %d %llu %.3fs %.1fMB/s %s %s tx=%s rx=%s", c->peer,
 		 c->have_req ? c->req.method_name : "-", c->have_req ? c->req.target : "-", c->status,
 		 (unsigned long long)c->bytes, secs, secs > 0 ? (double)c->bytes / secs / 1e6 : 0.0,
-		 tls_version(c->tls), tls_cipher(c->tls), tx, rx);
+		 c->tls ? tls_version(c->tls) : "-", c->tls ? tls_cipher(c->tls) : "-", tx, rx);
 	if (c->key_limit_hit)
 		log_info("%s: %s: stopped at the key-usage limit (%llu records); the client resumes",
 			 c->peer, c->req.target, (unsigned long long)c->w->cfg->key_limit);
@@ -161,7 +161,7 @@ static void begin_close(struct conn *c)
 	if (c->state == CS_CLOSING)
 		return;
 	end_request(c);
-	if (c->state != CS_HANDSHAKE)
+	if (c->state != CS_HANDSHAKE && c->tls)
 		tls_close_notify(c->tls);
 	if (c->linger) {
 		shutdown(c->fd, SHUT_WR);
@@ -213,9 +213,10 @@ static bool parse_head(struct conn *c)
 	return true;
 }
 
+/* Plaintext HTTP (--plain) has no handshake: this step only chooses the paths. */
 static void step_handshake(struct conn *c)
 {
-	int rc = tls_handshake(c->tls);
+	int rc = c->tls ? tls_handshake(c->tls) : 0;
 
 	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
 		conn_poll(c, rc == TLS_WANT_READ ? POLLIN : POLLOUT);

@@ -1,6 +1,7 @@
 /* How a server connection's records move after the handshake: through OpenSSL in this
- * process, or through the kernel (kTLS) per direction.  conn.c and the data paths call
- * conn_recv/conn_send and never know which. */
+ * process, or through the kernel (kTLS) per direction -- or, with --plain, as plaintext
+ * straight through the socket.  conn.c and the data paths call conn_recv/conn_send and
+ * never know which. */
 #include "conn.h"
 
 #include <errno.h>
@@ -15,6 +16,12 @@ ssize_t conn_recv(struct conn *c, void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (!c->tls) {
+		n = recv(c->fd, buf, len, MSG_DONTWAIT);
+		if (n < 0)
+			n = errno == EAGAIN || errno == EINTR ? TLS_WANT_READ : -errno;
+		return n;
+	}
 	if (!c->rx_kernel)
 		return tls_read(c->tls, buf, len);
 	n = ktls_read(&c->krx, buf, len);
@@ -28,7 +35,8 @@ ssize_t conn_send(struct conn *c, const void *buf, size_t len, bool more)
 	if (!c->tx_kernel) {
 		n = tls_write(c->tls, buf, len);
 	} else {
-		/* The kernel encrypts; MSG_MORE lets a response head share a record with the body. */
+		/* The kernel encrypts (or, plain, just sends); MSG_MORE lets a response head share
+		 * a record (a segment) with the body. */
 		n = send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 		if (n < 0)
 			n = errno == EAGAIN || errno == EINTR ? TLS_WANT_WRITE : -errno;
@@ -42,11 +50,13 @@ const char *conn_io_error(const struct conn *c)
 {
 	if (c->rx_kernel && c->krx.err[0])
 		return c->krx.err;
-	return tls_error(c->tls);
+	return c->tls ? tls_error(c->tls) : "connection reset or closed";
 }
 
 bool conn_count_records(struct conn *c, uint64_t bytes, unsigned sends)
 {
+	if (!c->tls)
+		return false; /* plaintext: no key to wear out */
 	/* At most one partial record per send, the rest full. */
 	c->tx_records += (bytes + 16383) / 16384 + sends;
 	if (c->tx_records < c->w->cfg->key_limit)
@@ -70,6 +80,10 @@ int conn_choose_paths(struct conn *c)
 	struct tls_keys keys;
 	int rc;
 
+	if (!c->tls) {
+		c->tx_kernel = true; /* plaintext: bodies splice straight to the socket */
+		return 0;
+	}
 	if (cfg->ktls == KTLS_OFF)
 		return 0;
 	c->tx_kernel = tls_ktls_tx(c->tls);

@@ -20,7 +20,8 @@
 
 static const char usage[] =
 "Usage: kxfer get URL [OPTIONS]\n"
-"Download URL (https://HOST[:PORT]/PATH) from any HTTPS/1.1 server.\n"
+"Download URL (https://HOST[:PORT]/PATH) from any HTTPS/1.1 server; http:// (plaintext,\n"
+"no TLS: kxfer serve --plain) for measuring.\n"
 "\n"
 "  -o, --output FILE    where to write (default: the URL's last path segment); - for stdout\n"
 "      --ca FILE        trust these CA certificates instead of the system store\n"
@@ -266,7 +267,7 @@ static int attempt(struct download *d, struct client_opts *o, struct progress *p
 		rc = check_status(d, &expect);
 	if (rc != EXIT_OK || expect == 0)
 		return rc;
-	if (!d->c.rx_kernel)
+	if (d->c.tls && !d->c.rx_kernel)
 		tls_read_ahead(d->c.tls); /* whole socket buffers per read(2) */
 	if (!d->resumes)
 		progress_begin(p, expect >= 0 ? (uint64_t)expect + d->offset : 0, d->offset, o->quiet);

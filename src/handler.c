@@ -192,7 +192,7 @@ static void send_file(struct conn *c, int fd, const struct stat *st)
 	c->file_fd = fd;
 	c->file_off = start;
 	c->to_io = c->to_go = len;
-	c->tx = c->tx_kernel ? &xfer_ktls_send : &xfer_user_send;
+	c->tx = c->tx_kernel ? &xfer_ktls_send : &xfer_user_send; /* kTLS or --plain: splice */
 	/* Records of 16 KiB would each go out as a segment under TCP_NODELAY; corked, the
 	 * kernel sends full segments (measured: about a tenth less server CPU per GiB). */
 	conn_cork(c, true);

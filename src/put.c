@@ -23,8 +23,8 @@
 
 static const char usage[] =
 "Usage: kxfer put FILE URL [OPTIONS]\n"
-"Upload FILE with PUT to URL (https://HOST[:PORT]/PATH); a URL ending in '/' gets FILE's\n"
-"name appended.  kxfer serve needs --allow-upload; it answers 201 (created) or 204\n"
+"Upload FILE with PUT to URL (https://HOST[:PORT]/PATH, or plaintext http://); a URL\n"
+"ending in '/' gets FILE's name appended.  kxfer serve needs --allow-upload; it answers 201 (created) or 204\n"
 "(replaced) once the file is complete on its disk.\n"
 "\n"
 "      --ca FILE        trust these CA certificates instead of the system store\n"

@@ -62,8 +62,9 @@ int client_report(struct client *c, int code, uint64_t bytes, double secs, const
 {
 	const struct client_opts *o = c->opts;
 	const char *version = c->tls ? tls_version(c->tls) : "", *cipher = c->tls ? tls_cipher(c->tls) : "";
-	const char *tx = c->tx_kernel ? "ktls" : "userspace";
-	const char *rx = c->rx_kernel || (c->tls && tls_ktls_rx(c->tls)) ? "ktls" : "userspace";
+	const char *tx = c->url.plain ? "plain" : c->tx_kernel ? "ktls" : "userspace";
+	const char *rx = c->url.plain ? "plain" :
+			 c->rx_kernel || (c->tls && tls_ktls_rx(c->tls)) ? "ktls" : "userspace";
 	double mbps = secs > 0 ? (double)bytes / secs / 1e6 : 0;
 	char human[32];
 
@@ -94,7 +95,7 @@ int client_report(struct client *c, int code, uint64_t bytes, double secs, const
 	} else if (code == EXIT_OK && !o->quiet) {
 		log_info("%llu bytes (%s) in %.3f s, %.1f MB/s, %s %s, rx=%s tx=%s%s%s%s",
 			 (unsigned long long)bytes, human_bytes(bytes, human, sizeof(human)), secs, mbps,
-			 version, cipher, rx, tx, c->ktls_why[0] ? " (" : "", c->ktls_why,
+			 c->url.plain ? "plaintext," : version, c->url.plain ? "no TLS" : cipher, rx, tx, c->ktls_why[0] ? " (" : "", c->ktls_why,
 			 c->ktls_why[0] ? ")" : "");
 	}
 	return code;

@@ -38,6 +38,9 @@ static const char usage[] =
 "  --token-file FILE    require 'Authorization: Bearer TOKEN' (TOKEN is the file's content)\n"
 "  --client-ca FILE     require client certificates issued by these CAs (mutual TLS)\n"
 "  --ktls auto|on|off   kernel TLS: use where it works (auto, default), require it, or never\n"
+"  --plain              plaintext HTTP, no TLS at all (http:// URLs): the ceiling kxfer bench\n"
+"                       measures; bodies go file -> pipe -> socket by splice.  Never across\n"
+"                       a network you do not trust\n"
 "  --key-limit RECORDS  TLS records sent under one key at most (default 16777216, RFC 8446\n"
 "                       5.5): userspace TLS then updates the key; kernel TLS, which cannot,\n"
 "                       ends the response there and closes (kxfer get resumes); small\n"
@@ -187,13 +190,18 @@ static void announce(const struct serve_config *cfg, const char *cert, bool gene
 		    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
 	if (!realpath(cfg->root, root))
 		snprintf(root, sizeof(root), "%s", cfg->root);
-	snprintf(url, sizeof(url), "https://%s%s%s:%s/", strchr(host, ':') ? "[" : "", host,
-		 strchr(host, ':') ? "]" : "", port);
-	tls_fingerprint(cert, fp);
+	snprintf(url, sizeof(url), "%s://%s%s%s:%s/", cfg->plain ? "http" : "https",
+		 strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
 	log_info("listening on %s", url);
-	log_info("root %s, %u thread%s, kTLS %s%s%s", root, cfg->threads, cfg->threads == 1 ? "" : "s",
-		 ktls_mode_name(cfg->ktls), cfg->allow_upload ? ", uploads allowed" : "",
+	log_info("root %s, %u thread%s, %s%s%s%s", root, cfg->threads, cfg->threads == 1 ? "" : "s",
+		 cfg->plain ? "plaintext HTTP, no TLS" : "kTLS ",
+		 cfg->plain ? "" : ktls_mode_name(cfg->ktls), cfg->allow_upload ? ", uploads allowed" : "",
 		 cfg->token ? ", bearer token required" : "");
+	if (cfg->plain) {
+		log_info("try: kxfer get %sFILE", url);
+		return;
+	}
+	tls_fingerprint(cert, fp);
 	log_info("certificate sha256:%s (%s%s)", fp, cert, generated ? ", generated now" : "");
 	log_info("try: kxfer get --pin sha256:%s %sFILE", fp, url);
 	log_info("try: curl --cacert %s %s", cert, url);
@@ -262,7 +270,7 @@ static int run_workers(struct serve_config *cfg, const char *cert, bool generate
 
 enum { OPT_LISTEN = 256, OPT_ROOT, OPT_CERT, OPT_KEY, OPT_STATE, OPT_THREADS, OPT_CIPHERS,
        OPT_TLS12, OPT_UPLOAD, OPT_TOKEN, OPT_CLIENT_CA, OPT_KTLS, OPT_MAX_CONNS, OPT_IDLE,
-       OPT_QUIET, OPT_VERBOSE, OPT_KEY_LIMIT };
+       OPT_QUIET, OPT_VERBOSE, OPT_KEY_LIMIT, OPT_PLAIN };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -280,6 +288,7 @@ static const struct option options[] = {
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "key-limit", required_argument, NULL, OPT_KEY_LIMIT },
+	{ "plain", no_argument, NULL, OPT_PLAIN },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
@@ -323,6 +332,7 @@ int cmd_serve(int argc, char **argv)
 		case OPT_CIPHERS: tc.ciphers = optarg; break;
 		case OPT_TLS12: tc.tls12 = true; break;
 		case OPT_UPLOAD: cfg.allow_upload = true; break;
+		case OPT_PLAIN: cfg.plain = true; break;
 		case OPT_TOKEN: token_file = optarg; break;
 		case OPT_CLIENT_CA: tc.ca_file = optarg; break;
 		case OPT_QUIET: log_level = LOG_QUIET; break;
@@ -364,6 +374,12 @@ int cmd_serve(int argc, char **argv)
 			optind != argc ? argv[optind] : "");
 		return 2;
 	}
+	if (cfg.plain && (cert || tc.ca_file || tc.tls12 || cfg.ktls == KTLS_ON)) {
+		log_err("--plain serves without TLS: it takes no --cert, --client-ca, --tls12 or --ktls on");
+		return 2;
+	}
+	if (cfg.plain)
+		cfg.ktls = KTLS_OFF;
 	if (parse_listen(cfg.listen, &cfg)) {
 		log_err("bad --listen '%s' (want ADDR:PORT, e.g. 127.0.0.1:8443 or [::1]:8443)", cfg.listen);
 		return 2;
@@ -385,6 +401,8 @@ int cmd_serve(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if (cfg.plain)
+		goto run;
 	if (!cert) {
 		if (!state)
 			default_state_dir(state_buf, sizeof(state_buf)), state = state_buf;
@@ -409,6 +427,7 @@ int cmd_serve(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+run:
 	rc = run_workers(&cfg, cert, generated) < 0 ? 1 : 0;
 	tls_ctx_free(cfg.tls);
 out:

@@ -1,4 +1,4 @@
-/* https:// URLs for kxfer get and put. */
+/* https:// (and http://) URLs for kxfer get and put. */
 #include "url.h"
 
 #include <ctype.h>
@@ -17,11 +17,15 @@ int url_parse(const char *s, struct url *u, const char **err)
 	uint64_t pnum;
 
 	memset(u, 0, sizeof(*u));
-	if (strncasecmp(s, "https://", 8)) {
-		*err = "only https:// URLs are supported";
+	if (!strncasecmp(s, "https://", 8)) {
+		host = s + 8;
+	} else if (!strncasecmp(s, "http://", 7)) {
+		host = s + 7;
+		u->plain = true;
+	} else {
+		*err = "only https:// (and plaintext http://) URLs are supported";
 		return -EINVAL;
 	}
-	host = s + 8;
 	path = host + strcspn(host, "/?#");
 	if (*host == '[') {
 		end = memchr(host, ']', (size_t)(path - host));
@@ -66,7 +70,7 @@ int url_parse(const char *s, struct url *u, const char **err)
 			goto bad_port;
 		snprintf(u->port, sizeof(u->port), "%u", (unsigned)pnum);
 	} else {
-		strcpy(u->port, "443");
+		strcpy(u->port, u->plain ? "80" : "443");
 	}
 	if (*path == '#' || *path == 0)
 		path = "/";
@@ -119,7 +123,7 @@ void url_host_header(const struct url *u, char *out, size_t cap)
 {
 	const char *l = u->ipv6 ? "[" : "", *r = u->ipv6 ? "]" : "";
 
-	if (strcmp(u->port, "443"))
+	if (strcmp(u->port, u->plain ? "80" : "443"))
 		snprintf(out, cap, "%s%s%s:%s", l, u->host, r, u->port);
 	else
 		snprintf(out, cap, "%s%s%s", l, u->host, r);

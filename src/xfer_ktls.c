@@ -1,6 +1,7 @@
 /* The kernel-TLS send path: once OpenSSL has put the TX keys into the kernel, a file body
  * goes file -> pipe -> socket by two linked IORING_OP_SPLICE operations per chunk, and the
- * kernel encrypts it.  No userspace copy of the body, no SSL_write.
+ * kernel encrypts it.  No userspace copy of the body, no SSL_write.  A --plain server
+ * sends through the same path: the same splices, with nothing to encrypt.
  *
  * RFC 8446 5.5 limits the records one AES-GCM key may protect, and OpenSSL 3.0 cannot
  * update a key it has handed to the kernel.  So at --key-limit records the response ends

@@ -68,7 +68,18 @@ static void test_parse(void)
 	url_ok("https://h:65535/", "h", "65535", "/", false);
 	url_ok("https://h:08443/", "h", "8443", "/", false);
 
-	url_bad("http://", "http://h/x", "https://");
+	/* plaintext http:// (kxfer serve --plain): port 80 by default, flagged plain */
+	url_ok("http://h/x", "h", "80", "/x", false);
+	url_ok("HTTP://h:8080/x", "h", "8080", "/x", false);
+	url_ok("http://[::1]/f", "::1", "80", "/f", true);
+	{
+		struct url u;
+		const char *err;
+
+		CHECK("url http://h/x: plain", url_parse("http://h/x", &u, &err) == 0 && u.plain);
+		CHECK("url https://h/x: not plain", url_parse("https://h/x", &u, &err) == 0 && !u.plain);
+	}
+	url_bad("http:/ (one slash)", "http:/h/x", "https://");
 	url_bad("ftp://", "ftp://h/x", "https://");
 	url_bad("no scheme", "h/x", "https://");
 	url_bad("empty string", "", "https://");
@@ -204,6 +215,9 @@ static void host_header(const char *s, const char *want)
 
 static void test_host_header(void)
 {
+	host_header("http://example.com/x", "example.com");
+	host_header("http://example.com:80/x", "example.com");
+	host_header("http://example.com:443/x", "example.com:443");
 	struct url u;
 	const char *err;
 	char out[5];
