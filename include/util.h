@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* The kernel fills io_uring read buffers behind valgrind's back: say so, where built with
@@ -58,6 +59,9 @@ bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /* Writes path through path.tmp, fsync and rename: never half a file under path. */
 int write_file_atomic(const char *path, mode_t mode, const void *data, size_t len);
+
+/* s as a JSON string, quotes and escapes included. */
+void json_string(FILE *f, const char *s);
 
 /* Trim ASCII white space at both ends, in place; returns s. */
 char *trim(char *s);

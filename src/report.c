@@ -44,20 +44,6 @@ void progress_end(struct progress *p)
 	p->drawn = false;
 }
 
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 int client_report(struct client *c, int code, uint64_t bytes, double secs, const char *dest)
 {
 	const struct client_opts *o = c->opts;

@@ -1,0 +1,305 @@
+/* kxfer bench's output: medians and spread of the samples, then a table for people, JSON
+ * or CSV for machines, and a gnuplot chart.  Nothing here runs a transfer. */
+#include "bench.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const char *const path_names[BP_COUNT] = {
+	[BP_PLAIN] = "plain", [BP_USERSPACE] = "userspace", [BP_KTLS_TX] = "ktls-tx", [BP_KTLS] = "ktls",
+};
+
+const char *bench_path_name(enum bench_path p)
+{
+	return p < BP_COUNT ? path_names[p] : "?";
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median, min and max of one field of every sample. */
+static void summarise_field(struct bench_row *r, size_t off)
+{
+	double v[BENCH_MAX_SAMPLES];
+	unsigned n = r->nsamples;
+
+	for (unsigned i = 0; i < n; i++)
+		v[i] = *(const double *)((const char *)&r->samples[i] + off);
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	*(double *)((char *)&r->min + off) = v[0];
+	*(double *)((char *)&r->max + off) = v[n - 1];
+	*(double *)((char *)&r->med + off) = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void bench_summarise(struct bench_row *r)
+{
+	if (r->nsamples == 0)
+		return;
+	summarise_field(r, offsetof(struct bench_sample, mbps));
+	summarise_field(r, offsetof(struct bench_sample, send_cpu));
+	summarise_field(r, offsetof(struct bench_sample, recv_cpu));
+}
+
+static bool has_numbers(const struct bench_row *r)
+{
+	return r->available && !r->failed && r->nsamples > 0;
+}
+
+/* (max - min) / median, in percent: how far the runs of a row disagree. */
+static double spread(double med, double lo, double hi)
+{
+	return med > 0 ? (hi - lo) / med * 100 : 0;
+}
+
+static const char *suite_or_dash(const struct bench_row *r)
+{
+	return r->suite ? r->suite : "-";
+}
+
+static void print_host(FILE *f, const struct bench_report *rep, const char *prefix)
+{
+	char size[32];
+
+	fprintf(f, "%skxfer %s bench%s%s%s: %s file, %u run%s per row, %s\n", prefix, rep->version,
+		rep->label ? " (" : "", rep->label ? rep->label : "", rep->label ? ")" : "",
+		human_bytes(rep->size, size, sizeof(size)), rep->runs, rep->runs == 1 ? "" : "s",
+		rep->netns ? "two network namespaces over a veth pair" : "loopback");
+	fprintf(f, "%shost: %s, %ld CPU%s, Linux %s, %s, kTLS %s%s\n", prefix, rep->host.cpu,
+		rep->host.cpus, rep->host.cpus == 1 ? "" : "s", rep->host.kernel, rep->host.openssl,
+		rep->host.ktls ? "unavailable: " : "available", rep->host.ktls ? rep->host.ktls : "");
+}
+
+void bench_print_table(FILE *f, const struct bench_report *rep)
+{
+	print_host(f, rep, "");
+	fprintf(f, "medians; spread = (max - min) / median of MB/s; CPU-s/GiB = CPU seconds per GiB moved\n\n");
+	fprintf(f, "%-10s %-29s %5s %8s %9s %7s %10s %10s  %-10s %s\n", "path", "cipher", "conns",
+		"Gb/s", "MB/s", "spread", "send CPU", "recv CPU", "sender", "receiver");
+	fprintf(f, "%-10s %-29s %5s %8s %9s %7s %10s %10s\n", "", "", "", "", "", "", "s/GiB", "s/GiB");
+	for (unsigned i = 0; i < rep->nrows; i++) {
+		const struct bench_row *r = &rep->rows[i];
+
+		fprintf(f, "%-10s %-29s %5u ", bench_path_name(r->path), suite_or_dash(r), r->conns);
+		if (!has_numbers(r)) {
+			fprintf(f, "%s: %s\n", r->available ? "failed" : "unavailable", r->why);
+			continue;
+		}
+		fprintf(f, "%8.2f %9.1f %6.0f%% %10.3f %10.3f  %-10s %s\n", r->med.mbps * 8 / 1000,
+			r->med.mbps, spread(r->med.mbps, r->min.mbps, r->max.mbps), r->med.send_cpu,
+			r->med.recv_cpu, r->send_path, r->recv_path);
+	}
+}
+
+static void json_stat(FILE *f, const char *name, double med, double lo, double hi, int prec)
+{
+	fprintf(f, ",\"%s\":%.*f,\"%s_min\":%.*f,\"%s_max\":%.*f", name, prec, med, name, prec, lo,
+		name, prec, hi);
+}
+
+static void json_row(FILE *f, const struct bench_row *r)
+{
+	fprintf(f, "{\"path\":\"%s\",\"cipher\":", bench_path_name(r->path));
+	if (r->suite)
+		json_string(f, r->suite);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"conns\":%u,\"available\":%s,\"ok\":%s", r->conns, r->available ? "true" : "false",
+		has_numbers(r) ? "true" : "false");
+	if (!has_numbers(r)) {
+		fprintf(f, ",\"reason\":");
+		json_string(f, r->why);
+		fputc('}', f);
+		return;
+	}
+	fprintf(f, ",\"gbps\":%.3f", r->med.mbps * 8 / 1000);
+	json_stat(f, "mbps", r->med.mbps, r->min.mbps, r->max.mbps, 1);
+	json_stat(f, "send_cpu_s_per_gib", r->med.send_cpu, r->min.send_cpu, r->max.send_cpu, 4);
+	json_stat(f, "recv_cpu_s_per_gib", r->med.recv_cpu, r->min.recv_cpu, r->max.recv_cpu, 4);
+	fprintf(f, ",\"send_path\":\"%s\",\"recv_path\":\"%s\",\"samples\":[", r->send_path, r->recv_path);
+	for (unsigned i = 0; i < r->nsamples; i++)
+		fprintf(f, "%s{\"mbps\":%.1f,\"send_cpu_s_per_gib\":%.4f,\"recv_cpu_s_per_gib\":%.4f}",
+			i ? "," : "", r->samples[i].mbps, r->samples[i].send_cpu, r->samples[i].recv_cpu);
+	fputs("]}", f);
+}
+
+void bench_print_json(FILE *f, const struct bench_report *rep)
+{
+	fprintf(f, "{\"kxfer_version\":");
+	json_string(f, rep->version);
+	fprintf(f, ",\"date\":");
+	json_string(f, rep->date);
+	fprintf(f, ",\"label\":");
+	if (rep->label)
+		json_string(f, rep->label);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"size\":%llu,\"runs\":%u,\"network\":\"%s\",\"verified\":%s,\"host\":{\"cpu\":",
+		(unsigned long long)rep->size, rep->runs, rep->netns ? "netns" : "loopback",
+		rep->verify ? "true" : "false");
+	json_string(f, rep->host.cpu);
+	fprintf(f, ",\"cpus\":%ld,\"kernel\":", rep->host.cpus);
+	json_string(f, rep->host.kernel);
+	fprintf(f, ",\"openssl\":");
+	json_string(f, rep->host.openssl);
+	fprintf(f, ",\"ktls\":%s", rep->host.ktls ? "false" : "true");
+	if (rep->host.ktls) {
+		fprintf(f, ",\"ktls_reason\":");
+		json_string(f, rep->host.ktls);
+	}
+	fprintf(f, "},\"rows\":[");
+	for (unsigned i = 0; i < rep->nrows; i++) {
+		if (i)
+			fputc(',', f);
+		json_row(f, &rep->rows[i]);
+	}
+	fprintf(f, "]}\n");
+}
+
+/* A CSV field: quoted when it holds a comma or a quote. */
+static void csv_field(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+void bench_print_csv(FILE *f, const struct bench_report *rep)
+{
+	fprintf(f, "path,cipher,conns,available,gbps,mbps,mbps_min,mbps_max,send_cpu_s_per_gib,"
+		"recv_cpu_s_per_gib,send_path,recv_path,runs,reason\n");
+	for (unsigned i = 0; i < rep->nrows; i++) {
+		const struct bench_row *r = &rep->rows[i];
+
+		fprintf(f, "%s,%s,%u,%s,", bench_path_name(r->path), suite_or_dash(r), r->conns,
+			r->available ? "yes" : "no");
+		if (has_numbers(r))
+			fprintf(f, "%.3f,%.1f,%.1f,%.1f,%.4f,%.4f,%s,%s,%u,\n", r->med.mbps * 8 / 1000,
+				r->med.mbps, r->min.mbps, r->max.mbps, r->med.send_cpu, r->med.recv_cpu,
+				r->send_path, r->recv_path, r->nsamples);
+		else {
+			fprintf(f, ",,,,,,,,0,");
+			csv_field(f, r->why);
+			fputc('\n', f);
+		}
+	}
+}
+
+/* "ktls AES_128_GCM x4": a short label for the chart's axis. */
+static void chart_label(const struct bench_row *r, char *out, size_t cap)
+{
+	const char *s = r->suite ? r->suite + (strncmp(r->suite, "TLS_", 4) ? 0 : 4) : "";
+	const char *sha = strstr(s, "_SHA");
+	int n = sha ? (int)(sha - s) : (int)strlen(s);
+	int len = snprintf(out, cap, "%s%s%.*s", bench_path_name(r->path), *s ? " " : "", n, s);
+
+	if (r->conns > 1 && len > 0 && (size_t)len < cap)
+		snprintf(out + len, cap - (size_t)len, " x%u", r->conns);
+}
+
+/* Is there an executable `name` on $PATH? */
+static bool on_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p; p += *p == ':') {
+		size_t n = strcspn(p, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, name);
+		if (access(buf, X_OK) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static const char gnuplot_script[] =
+"set style data histograms\n"
+"set style histogram clustered gap 1\n"
+"set style fill solid 0.8 border -1\n"
+"set boxwidth 0.9\n"
+"set grid ytics\n"
+"set xtics rotate by -30 left noenhanced\n"
+"set key outside top center horizontal noenhanced\n"
+"set datafile separator '\\t'\n"
+"set multiplot layout 2,1 title '%s' noenhanced\n"
+"set ylabel 'MB/s (median)'\n"
+"set yrange [0:*]\n"
+"plot $d using 2:xtic(1) title 'throughput' lc rgb '#3b75af'\n"
+"set ylabel 'CPU seconds per GiB'\n"
+"plot $d using 3:xtic(1) title 'sender (serve)' lc rgb '#d62728', '' using 4 title 'receiver (get)' lc rgb '#2ca02c'\n"
+"unset multiplot\n";
+
+int bench_plot(const struct bench_report *rep, const char *file, char *err, size_t errlen)
+{
+	const char *dot = strrchr(file, '.');
+	bool svg = dot && !strcasecmp(dot, ".svg");
+	char title[300], label[80];
+	unsigned plotted = 0;
+	FILE *gp;
+	int status;
+
+	if (!dot || (!svg && strcasecmp(dot, ".png"))) {
+		snprintf(err, errlen, "--plot %s: the name must end in .png or .svg", file);
+		return -EINVAL;
+	}
+	if (!on_path("gnuplot")) {
+		snprintf(err, errlen, "--plot needs gnuplot (Debian: apt-get install gnuplot-nox)");
+		return -ENOENT;
+	}
+	gp = popen("gnuplot", "w");
+	if (!gp) {
+		snprintf(err, errlen, "--plot: cannot run gnuplot: %s", strerror(errno));
+		return -errno;
+	}
+	fprintf(gp, "set terminal %s size 1000,800 font ',10'\nset output '%s'\n",
+		svg ? "svg dynamic" : "pngcairo", file);
+	fprintf(gp, "$d << EOD\n");
+	for (unsigned i = 0; i < rep->nrows; i++) {
+		const struct bench_row *r = &rep->rows[i];
+
+		if (!has_numbers(r))
+			continue;
+		chart_label(r, label, sizeof(label));
+		fprintf(gp, "%s\t%.1f\t%.4f\t%.4f\n", label, r->med.mbps, r->med.send_cpu, r->med.recv_cpu);
+		plotted++;
+	}
+	fprintf(gp, "EOD\n");
+	snprintf(title, sizeof(title), "kxfer bench %s: %s, Linux %s%s%s", rep->version, rep->host.cpu,
+		 rep->host.kernel, rep->label ? ", " : "", rep->label ? rep->label : "");
+	for (char *p = title; *p; p++)
+		if (*p == '\'')
+			*p = ' ';
+	if (plotted)
+		fprintf(gp, gnuplot_script, title);
+	status = pclose(gp);
+	if (!plotted) {
+		snprintf(err, errlen, "--plot: no row has numbers to plot");
+		return -ENODATA;
+	}
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		snprintf(err, errlen, "--plot: gnuplot failed (exit %d)",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return -EIO;
+	}
+	return 0;
+}
