@@ -62,6 +62,9 @@ void bench_summarise(struct bench_row *r);
 void bench_print_table(FILE *f, const struct bench_report *rep);
 void bench_print_json(FILE *f, const struct bench_report *rep);
 void bench_print_csv(FILE *f, const struct bench_report *rep);
+/* Can --plot FILE work: a .png or .svg name, and gnuplot installed?  0, -EINVAL (the
+ * name) or -ENOENT (no gnuplot), with the reason in err. */
+int bench_plot_check(const char *file, char *err, size_t errlen);
 /* A chart of throughput and CPU per GiB through gnuplot: PNG or SVG by file's suffix.
  * 0, or -errno with the reason in err. */
 int bench_plot(const struct bench_report *rep, const char *file, char *err, size_t errlen);

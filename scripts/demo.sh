@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: serve a 1 GiB file with kxfer serve, download it with kxfer get --pin,
-# verify its SHA-256, print the transfer summary, clean up.
+# verify its SHA-256, print the transfer summary, clean up; then a kxfer bench --quick table
+# of every data path on this host.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 kxfer=${KXFER:-$top/build/kxfer}
@@ -44,3 +45,9 @@ else
     echo "demo: SHA-256 MISMATCH: sent $want, received $got"
     exit 1
 fi
+
+# What this host gets on each data path, and why a path is unavailable (kxfer bench --quick:
+# a few seconds; `kxfer bench` measures for real, `kxfer doctor` says what to tune).
+echo "demo: kxfer bench --quick"
+"$kxfer" bench --quick 2>/dev/null | sed 's/^/  | /'
+

@@ -7,7 +7,7 @@ set -eu
 packages=(
     gcc make pkg-config libssl-dev liburing-dev          # build
     openssl curl wget nginx-light python3 procps iproute2 # tests: real peers
-    hyperfine                                             # bench
+    hyperfine gnuplot-nox file                            # bench: timings, charts
 )
 
 missing=()

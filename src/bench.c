@@ -290,6 +290,10 @@ int cmd_bench(int argc, char **argv)
 			optind != argc ? argv[optind] : "");
 		return 2;
 	}
+	if (plot && (rc = bench_plot_check(plot, err, sizeof(err))) < 0) {
+		log_err("%s", err);
+		return rc == -EINVAL ? 2 : 1;
+	}
 	if (bo.netns && geteuid() != 0) {
 		log_err("--netns creates network namespaces and a veth pair: it needs root");
 		return 2;

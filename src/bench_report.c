@@ -249,16 +249,11 @@ static const char gnuplot_script[] =
 "plot $d using 3:xtic(1) title 'sender (serve)' lc rgb '#d62728', '' using 4 title 'receiver (get)' lc rgb '#2ca02c'\n"
 "unset multiplot\n";
 
-int bench_plot(const struct bench_report *rep, const char *file, char *err, size_t errlen)
+int bench_plot_check(const char *file, char *err, size_t errlen)
 {
 	const char *dot = strrchr(file, '.');
-	bool svg = dot && !strcasecmp(dot, ".svg");
-	char title[300], label[80];
-	unsigned plotted = 0;
-	FILE *gp;
-	int status;
 
-	if (!dot || (!svg && strcasecmp(dot, ".png"))) {
+	if (!dot || (strcasecmp(dot, ".svg") && strcasecmp(dot, ".png"))) {
 		snprintf(err, errlen, "--plot %s: the name must end in .png or .svg", file);
 		return -EINVAL;
 	}
@@ -266,6 +261,20 @@ int bench_plot(const struct bench_report *rep, const char *file, char *err, size
 		snprintf(err, errlen, "--plot needs gnuplot (Debian: apt-get install gnuplot-nox)");
 		return -ENOENT;
 	}
+	return 0;
+}
+
+int bench_plot(const struct bench_report *rep, const char *file, char *err, size_t errlen)
+{
+	const char *dot = strrchr(file, '.');
+	bool svg = dot && !strcasecmp(dot, ".svg");
+	char title[300], label[80];
+	unsigned plotted = 0;
+	FILE *gp;
+	int status, rc = bench_plot_check(file, err, errlen);
+
+	if (rc < 0)
+		return rc;
 	gp = popen("gnuplot", "w");
 	if (!gp) {
 		snprintf(err, errlen, "--plot: cannot run gnuplot: %s", strerror(errno));

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# kxfer bench on this host: --quick moves the right bytes on every path the host can run
+# (plain and userspace: numbers; kTLS rows "unavailable: REASON" when the kernel has no tls
+# ULP, numbers when it has), in the table, --json and --csv; --plot draws a chart; --netns
+# runs across two namespaces and removes them; bad options exit 2; nothing is left behind.
+. "$(dirname "$0")/../lib.sh"
+export TMPDIR=$T/tmp
+mkdir -p "$TMPDIR"
+has_ulp=0
+grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null && has_ulp=1
+
+# --- --quick --json: every row, every available one with numbers and the right paths
+t0=$EPOCHREALTIME
+"$KXFER" bench --quick --json >"$T/b.json" 2>"$T/b.err"
+rc=$?
+secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+check "bench --quick --json: exit 0 (${secs}s)" [ "$rc" = 0 ]
+check "bench --quick finishes in under a minute (${secs}s)" awk -v s="$secs" 'BEGIN { exit !(s < 60) }'
+python3 - "$T/b.json" "$has_ulp" >"$T/check.out" 2>&1 <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+has_ulp = sys.argv[2] == "1"
+suites = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
+rows = {(r["path"], r["cipher"]): r for r in doc["rows"]}
+def check(name, cond):
+    print(("ok - " if cond else "not ok - ") + name)
+check("json: 10 rows (plain + 3 paths x 3 ciphers)", len(doc["rows"]) == 10)
+check("json: verified downloads, 8 MiB, 3 runs", doc["verified"] and doc["size"] == 8 << 20 and doc["runs"] == 3)
+h = doc["host"]
+check("json: host facts (cpu, cpus, kernel, openssl, ktls)",
+      h["cpu"] and h["cpus"] >= 1 and h["kernel"] and h["openssl"].startswith("OpenSSL") and isinstance(h["ktls"], bool))
+def numbers(r, send, recv):
+    return (r.get("ok") and r["available"] and r["mbps"] > 0 and r["gbps"] > 0
+            and r["send_cpu_s_per_gib"] > 0 and r["recv_cpu_s_per_gib"] > 0
+            and r["mbps_min"] <= r["mbps"] <= r["mbps_max"] and len(r["samples"]) == 3
+            and r["send_path"] == send and r["recv_path"] == recv)
+check("json: plain row has numbers, sender and receiver plain", numbers(rows[("plain", None)], "plain", "plain"))
+for s in suites:
+    check(f"json: userspace {s} has numbers, both sides userspace", numbers(rows[("userspace", s)], "userspace", "userspace"))
+for s in suites:
+    for p, recv in (("ktls-tx", "userspace"), ("ktls", "ktls")):
+        r = rows[(p, s)]
+        if has_ulp:
+            check(f"json: {p} {s} has numbers (this kernel has the tls ULP)", numbers(r, "ktls", recv))
+        else:
+            check(f"json: {p} {s} unavailable, naming the missing tls ULP, no numbers",
+                  not r["available"] and "tls ULP" in r["reason"] and "mbps" not in r)
+check("json: host ktls flag matches the kernel", h["ktls"] == has_ulp)
+PY
+cat "$T/check.out"
+grep -q '^not ok' "$T/check.out" && { FAILS=$((FAILS + 1)); sed 's/^/# /' "$T/b.json" | head -c 3000; }
+grep -q '^ok' "$T/check.out" || notok "json checks ran"
+
+# --- the table
+"$KXFER" bench --quick --paths plain,userspace,ktls --ciphers aes128gcm >"$T/t.out" 2>"$T/t.err"
+rc=$?
+check "bench table: exit 0" [ "$rc" = 0 ]
+check "bench table: host line with kernel and OpenSSL" grep -q "^host: .*Linux $(uname -r), OpenSSL" "$T/t.out"
+check "bench table: a plain row with numbers" grep -Eq '^plain +- +1 +[0-9.]+ +[0-9.]+ ' "$T/t.out"
+check "bench table: a userspace row with numbers" grep -Eq '^userspace +TLS_AES_128_GCM_SHA256 +1 +[0-9.]+ ' "$T/t.out"
+if [ "$has_ulp" = 0 ]; then
+    check "bench table: ktls row says unavailable and why" \
+        grep -Eq '^ktls +TLS_AES_128_GCM_SHA256 +1 unavailable: .*tls ULP' "$T/t.out"
+else
+    check "bench table: ktls row has numbers" grep -Eq '^ktls +TLS_AES_128_GCM_SHA256 +1 +[0-9.]+ ' "$T/t.out"
+fi
+check "bench table: no ktls-tx row (not asked for)" bash -c "! grep -q '^ktls-tx' '$T/t.out'"
+
+# --- CSV
+"$KXFER" bench --quick --csv --conns 1,2 --paths plain,userspace --ciphers chacha20 >"$T/c.csv" 2>"$T/c.err"
+rc=$?
+check "bench --csv --conns 1,2: exit 0" [ "$rc" = 0 ]
+check "bench --csv: header" grep -q '^path,cipher,conns,available,gbps,mbps,' "$T/c.csv"
+check "bench --csv: 4 rows (2 paths x conns 1,2)" [ "$(tail -n +2 "$T/c.csv" | wc -l)" = 4 ]
+check "bench --csv: userspace chacha20 with 2 connections has numbers" \
+    grep -Eq '^userspace,TLS_CHACHA20_POLY1305_SHA256,2,yes,[0-9.]+,[0-9.]+,' "$T/c.csv"
+
+# --- --plot
+if command -v gnuplot >/dev/null; then
+    "$KXFER" bench --quick --paths plain,userspace --ciphers aes128gcm --plot "$T/chart.svg" \
+        >/dev/null 2>"$T/p.err"
+    rc=$?
+    check "bench --plot chart.svg: exit 0, an SVG with the rows" \
+        bash -c "[ $rc = 0 ] && grep -q '<svg' '$T/chart.svg' && grep -q 'userspace AES_128_GCM' '$T/chart.svg'"
+    "$KXFER" bench --quick --paths plain --plot "$T/chart.png" >/dev/null 2>&1
+    check "bench --plot chart.png: a PNG" bash -c "file '$T/chart.png' | grep -q 'PNG image'"
+else
+    skip "bench --plot: gnuplot is not installed (apt-get install gnuplot-nox)"
+fi
+
+# --- --netns: two namespaces and a veth pair, removed afterwards
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "kxfer-probe-$$" 2>/dev/null; then
+    ip netns delete "kxfer-probe-$$"
+    "$KXFER" bench --quick --netns --paths plain,userspace --ciphers aes128gcm --json >"$T/n.json" 2>"$T/n.err"
+    rc=$?
+    check "bench --netns: exit 0" [ "$rc" = 0 ]
+    check "bench --netns: network netns, both rows with numbers" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["network"] == "netns"
+assert all(r["ok"] and r["mbps"] > 0 for r in d["rows"]) and len(d["rows"]) == 2' "$T/n.json"
+    check "bench --netns: the namespaces are gone afterwards" bash -c "! ip netns list | grep -q kxfer-bench"
+    check "bench --netns: the veth pair is gone afterwards" bash -c "! ip -o link | grep -q ' kxb[sc][0-9]'"
+else
+    skip "bench --netns: needs root and 'ip netns' (iproute2)"
+fi
+
+# --- bad options: exit 2 with a reason, nothing run
+bad() { # NAME ARGS...
+    local name=$1; shift
+    "$KXFER" bench "$@" >"$T/bad.out" 2>"$T/bad.err"
+    local rc=$?
+    if [ "$rc" = 2 ] && [ -s "$T/bad.err" ] && [ ! -s "$T/bad.out" ]; then ok "bench $name: exit 2 ($(head -n 1 "$T/bad.err"))"
+    else notok "bench $name: exit 2 with a reason (exit $rc)"; diag_file "$T/bad.err"; fi
+}
+diag_file() { head -n 5 "$1" | sed 's/^/#   /'; }
+bad "--paths bogus" --paths plain,bogus
+bad "--ciphers rc4" --ciphers rc4
+bad "--conns 0" --conns 0
+bad "--conns 300" --conns 300
+bad "--runs 0" --runs 0
+bad "--runs 65" --runs 65
+bad "--size 0" --size 0
+bad "--size lots" --size lots
+bad "--json --csv" --json --csv
+bad "stray argument" extra
+bad "--plot chart.txt (not .png or .svg)" --plot "$T/chart.txt"
+"$KXFER" bench --quick --paths plain --dir "$T/no/such/dir" >"$T/d.out" 2>"$T/d.err"
+rc=$?
+check "bench --dir that does not exist: exit 1, says where" \
+    bash -c "[ $rc = 1 ] && grep -q 'cannot make a directory in $T/no/such/dir' '$T/d.err'"
+"$KXFER" bench --help >"$T/h.out"
+check "bench --help: exit 0, names every option" bash -c "grep -q -- '--paths' '$T/h.out' && grep -q -- '--netns' '$T/h.out' && grep -q -- '--plot' '$T/h.out' && grep -q -- '--quick' '$T/h.out'"
+
+# --- nothing left behind in TMPDIR
+check "bench leaves nothing in \$TMPDIR" [ -z "$(ls -A "$TMPDIR")" ]
+finish
