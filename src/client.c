@@ -152,23 +152,20 @@ fail:
 
 /* The socket blocks with SO_RCVTIMEO/SO_SNDTIMEO, so TLS_WANT_* means "timed out" -- or
  * "interrupted": a blocking call with a timeout fails with EINTR instead of restarting when
- * io_uring task work arrives for this thread.  Retry until the timeout really passed. */
-static bool timed_out(struct client *c, double *since)
+ * io_uring task work arrives for this thread.  Retry until the timeout really passed since
+ * `since`, when the call began. */
+static bool timed_out(struct client *c, double since)
 {
-	double now = now_sec();
-
-	if (*since == 0) /* the clock is read only on this slow path */
-		*since = now - 0.001;
-	return now - *since >= c->opts->timeout;
+	return now_sec() - since >= c->opts->timeout;
 }
 
 static int handshake(struct client *c)
 {
-	double t0 = 0;
+	double t0 = now_sec();
 	int rc;
 
 	while ((rc = tls_handshake(c->tls)) == TLS_WANT_READ || rc == TLS_WANT_WRITE)
-		if (timed_out(c, &t0))
+		if (timed_out(c, t0))
 			break;
 	return rc;
 }
@@ -195,18 +192,18 @@ static ssize_t read_once(struct client *c, void *buf, size_t len)
 
 static ssize_t read_some(struct client *c, void *buf, size_t len)
 {
-	double t0 = 0;
+	double t0 = now_sec();
 	ssize_t n;
 
 	while ((n = read_once(c, buf, len)) == TLS_WANT_READ || n == TLS_WANT_WRITE)
-		if (timed_out(c, &t0))
+		if (timed_out(c, t0))
 			break;
 	return n;
 }
 
 static ssize_t write_some(struct client *c, const void *buf, size_t len)
 {
-	double t0 = 0;
+	double t0 = now_sec();
 	ssize_t n;
 
 	for (;;) {
@@ -217,7 +214,7 @@ static ssize_t write_some(struct client *c, const void *buf, size_t len)
 		} else {
 			n = tls_write(c->tls, buf, len);
 		}
-		if ((n != TLS_WANT_READ && n != TLS_WANT_WRITE) || timed_out(c, &t0))
+		if ((n != TLS_WANT_READ && n != TLS_WANT_WRITE) || timed_out(c, t0))
 			return n;
 	}
 }

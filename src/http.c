@@ -104,12 +104,29 @@ static int parse_version(const char *v, int *minor)
 	return 0;
 }
 
+/* Before the head is complete: can these bytes still begin a request line?  The method is
+ * tchars up to the first space.  Anything else (a TLS ClientHello sent to a plaintext port,
+ * binary junk) is answered at once rather than waited on for a head that never ends. */
+static bool could_begin_request(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	for (; i < len && buf[i] != ' '; i++)
+		if (!is_tchar((unsigned char)buf[i]))
+			return false;
+	return true;
+}
+
 int http_parse_request(char *buf, size_t len, struct http_request *req)
 {
 	size_t n = head_end(buf, len, true);
 	char *p = buf, *line, *sp1, *sp2, *name, *value;
 	int rc, connection_close = 0, connection_keep = 0;
 
+	if (!n && !could_begin_request(buf, len))
+		return -400;
 	if (!n)
 		return len >= HTTP_HEAD_MAX ? -431 : 0;
 	if (n > HTTP_HEAD_MAX)

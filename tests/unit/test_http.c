@@ -187,6 +187,16 @@ static void test_request_framing(void)
 		  (int)strlen("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n"));
 	/* Only empty lines so far: the request line has not arrived yet. */
 	CHECK_INT("req only empty lines: need more", req("\r\n\r\n", &r), 0);
+
+	/* Bytes that can never begin a request line are refused before the head is complete. */
+	CHECK_INT("req TLS ClientHello start (16 03 01): -400 at once", req_n("\x16\x03\x01\x02\x00", 5, &r), -400);
+	CHECK_INT("req first byte 0x16 alone: -400", req_n("\x16", 1, &r), -400);
+	CHECK_INT("req junk in the method before a space: -400", req("GE(T", &r), -400);
+	CHECK_INT("req NUL in the method: -400", req_n("GE\0", 3, &r), -400);
+	CHECK_INT("req partial method: need more", req("GE", &r), 0);
+	CHECK_INT("req method and space: need more", req("GET ", &r), 0);
+	CHECK_INT("req CRLF then partial method: need more", req("\r\nPU", &r), 0);
+	CHECK_INT("req partial request line: need more", req("GET /x HT", &r), 0);
 }
 
 static void test_request_malformed(void)
