@@ -334,7 +334,8 @@ int cmd_bench(int argc, char **argv)
 		if (!r->available)
 			continue;
 		if (!json && !csv)
-			log_info("%s %s x%u ...", bench_path_name(r->path), r->suite ? r->suite : "", r->conns);
+			log_info("%s%s%s x%u ...", bench_path_name(r->path), r->suite ? " " : "",
+				 r->suite ? r->suite : "", r->conns);
 		bench_run_row(&bo, r);
 		bench_summarise(r);
 		if (r->failed)
