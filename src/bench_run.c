@@ -331,7 +331,7 @@ static int one_run(struct bench_opts *o, struct bench_row *r, struct server *s,
 		   struct bench_sample *out, char *why, size_t whylen)
 {
 	pid_t pids[256];
-	char out_json[256][PATH_MAX + 16], sink[PATH_MAX + 16], text[4096], msg[256];
+	char json[PATH_MAX + 16], sink[PATH_MAX + 16], text[4096], msg[256];
 	double t0, wall, srv0, recv_cpu = 0, gib = (double)o->size * r->conns / GIB;
 	int rc = 0;
 
@@ -346,8 +346,8 @@ static int one_run(struct bench_opts *o, struct bench_row *r, struct server *s,
 		snprintf(sink, sizeof(sink), "%s/get-%u.out", o->dir, i);
 		if (!o->verify)
 			snprintf(sink, sizeof(sink), "/dev/null");
-		snprintf(out_json[i], sizeof(out_json[i]), "%s/get-%u.json", o->dir, i);
-		pids[i] = spawn(o->ns[1], argv, out_json[i], NULL);
+		snprintf(json, sizeof(json), "%s/get-%u.json", o->dir, i);
+		pids[i] = spawn(o->ns[1], argv, json, NULL);
 	}
 	for (unsigned i = 0; i < r->conns; i++) {
 		struct rusage ru;
@@ -360,7 +360,8 @@ static int one_run(struct bench_opts *o, struct bench_row *r, struct server *s,
 		}
 		recv_cpu += (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 			    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-		slurp(out_json[i], text, sizeof(text));
+		snprintf(json, sizeof(json), "%s/get-%u.json", o->dir, i);
+		slurp(json, text, sizeof(text));
 		if (rc == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
 			text_after(text, "\"error\":\"", "\"", msg, sizeof(msg));
 			snprintf(why, whylen, "kxfer get exited %d: %s",
