@@ -40,5 +40,18 @@ ssize_t ktls_read(struct ktls_rx *rx, void *buf, size_t len);
 
 /* Probes a loopback connection: can this kernel take keys for aead in that direction? */
 int ktls_probe(enum tls_aead aead, bool rx);
+/* Can this kernel replace a socket's receive key (TLS 1.3 KeyUpdate, Linux 6.14)?  0 when it
+ * can, -EBUSY when it refuses a second key (older kernels), other -errno when kTLS itself
+ * fails (-ENOENT: no tls ULP). */
+int ktls_probe_rekey(enum tls_aead aead);
+
+/* Optional kTLS socket options (Documentation/networking/tls.rst). */
+enum ktls_option {
+	KTLS_OPT_TX_ZEROCOPY_RO,   /* 5.19: sendfile without a copy (device offload) */
+	KTLS_OPT_RX_EXPECT_NO_PAD, /* 6.0: TLS 1.3 records decrypted in place */
+};
+/* Does the kernel accept the option on a kTLS socket?  0, or -errno (-ENOPROTOOPT: unknown
+ * option; -ENOENT: no tls ULP). */
+int ktls_probe_option(enum ktls_option opt);
 
 #endif

@@ -92,6 +92,7 @@ int tls_fingerprint(const char *cert_file, char hex[65]);
 /* What the OpenSSL this process runs with can do (kxfer doctor). */
 struct tls_library {
 	const char *version;       /* "OpenSSL 3.0.19 27 Jan 2026" */
+	bool tls13;                /* speaks TLS 1.3 (1.1.1 and later, unless built no-tls1_3) */
 	bool ktls_built;           /* built with kernel TLS support */
 	bool tls13_tx_offload;     /* installs TLS 1.3 send keys in the kernel itself */
 	bool tls13_rx_offload;     /* ... and receive keys (3.2 and later) */

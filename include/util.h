@@ -60,7 +60,8 @@ bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* Writes path through path.tmp, fsync and rename: never half a file under path. */
 int write_file_atomic(const char *path, mode_t mode, const void *data, size_t len);
 
-/* s as a JSON string, quotes and escapes included. */
+/* s as a JSON string (RFC 8259 7): quotes, backslashes and control characters escaped,
+ * bytes that are not UTF-8 written as U+FFFD, so that the output always parses. */
 void json_string(FILE *f, const char *s);
 
 /* Trim ASCII white space at both ends, in place; returns s. */

@@ -16,6 +16,7 @@
 #include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/opensslconf.h>
 #include <openssl/x509v3.h>
 
 #include "util.h"
@@ -195,6 +196,11 @@ int tls_selfsigned(const char *dir, char *cert, char *key, size_t cap, bool *cre
 void tls_library_info(struct tls_library *out)
 {
 	out->version = OpenSSL_version(OPENSSL_VERSION);
+#ifdef OPENSSL_NO_TLS1_3
+	out->tls13 = false;
+#else
+	out->tls13 = OpenSSL_version_num() >= 0x10101000L;
+#endif
 #ifdef OPENSSL_NO_KTLS
 	out->ktls_built = false;
 #else

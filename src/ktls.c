@@ -253,18 +253,76 @@ out:
 	return rc;
 }
 
-int ktls_probe(enum tls_aead aead, bool rx)
+static void close_pair(int fds[2])
+{
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	fds[0] = fds[1] = -1;
+}
+
+/* A loopback pair whose fds[0] holds all-zero keys for aead in one direction; on failure
+ * -errno and nothing left open. */
+static int keyed_pair(int fds[2], enum tls_aead aead, bool rx)
 {
 	struct tls_keys k = { .aead = aead, .key_len = aead == TLS_AEAD_AES_128_GCM ? 16 : 32 };
-	int fds[2], rc = loopback_pair(fds);
+	int rc = loopback_pair(fds);
 
 	if (rc == 0)
 		rc = ktls_attach(fds[0]);
 	if (rc == 0)
 		rc = ktls_set_keys(fds[0], rx, &k, 0);
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
+	if (rc)
+		close_pair(fds);
+	return rc;
+}
+
+int ktls_probe(enum tls_aead aead, bool rx)
+{
+	int fds[2], rc = keyed_pair(fds, aead, rx);
+
+	if (rc == 0)
+		close_pair(fds);
+	return rc;
+}
+
+/* TLS 1.3 rekey (Linux 6.14): a second TLS_RX on the same socket replaces the key.  Older
+ * kernels refuse any second crypto_info with EBUSY. */
+int ktls_probe_rekey(enum tls_aead aead)
+{
+	struct tls_keys k = { .aead = aead, .key_len = aead == TLS_AEAD_AES_128_GCM ? 16 : 32 };
+	int fds[2], rc = keyed_pair(fds, aead, true);
+
+	if (rc)
+		return rc;
+	k.key[0] = 1; /* the next generation's key differs from the first */
+	rc = ktls_set_keys(fds[0], true, &k, 0);
+	close_pair(fds);
+	return rc;
+}
+
+/* Both options are in Debian 12's <linux/tls.h>; older UAPI headers lack them (values from
+ * the kernel's include/uapi/linux/tls.h, where they are ABI). */
+#ifndef TLS_TX_ZEROCOPY_RO
+#define TLS_TX_ZEROCOPY_RO 3   /* Linux 5.19 */
+#endif
+#ifndef TLS_RX_EXPECT_NO_PAD
+#define TLS_RX_EXPECT_NO_PAD 4 /* Linux 6.0 */
+#endif
+
+int ktls_probe_option(enum ktls_option opt)
+{
+	/* Each option needs its direction configured (RX_EXPECT_NO_PAD: with TLS 1.3), else
+	 * EINVAL, which would hide whether the kernel knows the option at all. */
+	bool rx = opt == KTLS_OPT_RX_EXPECT_NO_PAD;
+	int fds[2], one = 1, rc = keyed_pair(fds, TLS_AEAD_AES_128_GCM, rx);
+
+	if (rc)
+		return rc;
+	if (setsockopt(fds[0], SOL_TLS, rx ? TLS_RX_EXPECT_NO_PAD : TLS_TX_ZEROCOPY_RO, &one,
+		       sizeof(one)) < 0)
+		rc = -errno;
+	close_pair(fds);
 	return rc;
 }

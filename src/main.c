@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench.h"
 #include "client.h"
+#include "doctor.h"
 #include "serve.h"
 #include "util.h"
 
@@ -21,6 +23,8 @@ static const char usage[] =
 "  serve     serve a directory over HTTPS (GET, HEAD, Range, PUT)\n"
 "  get URL   download a file from any HTTPS/1.1 server\n"
 "  put FILE URL   upload a file with PUT\n"
+"  doctor    what this host supports for fast TLS transfer, and what to tune\n"
+"  bench     measure serve -> get on every data path (plaintext, userspace TLS, kTLS)\n"
 "\n"
 "  kxfer COMMAND --help   options of one command\n"
 "  kxfer --version        version\n"
@@ -51,6 +55,10 @@ int main(int argc, char **argv)
 		return cmd_get(argc - 1, argv + 1);
 	if (!strcmp(cmd, "put"))
 		return cmd_put(argc - 1, argv + 1);
+	if (!strcmp(cmd, "doctor"))
+		return cmd_doctor(argc - 1, argv + 1);
+	if (!strcmp(cmd, "bench"))
+		return cmd_bench(argc - 1, argv + 1);
 	fprintf(stderr, "kxfer: unknown command '%s'\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

@@ -227,16 +227,49 @@ int write_file_atomic(const char *path, mode_t mode, const void *data, size_t le
 	return rc;
 }
 
-void json_string(FILE *f, const char *s)
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629 section 4), 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
 {
+	size_t n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 :
+		   s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+
+	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* RFC 8259 section 7: quote, backslash and control characters escaped; bytes that are not
+ * UTF-8 become U+FFFD, so that the output always parses. */
+void json_string(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
 	fputc('"', f);
-	for (; *s; s++) {
+	while (*s) {
+		size_t n = 1;
+
 		if (*s == '"' || *s == '\\')
 			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else if (*s == '\t')
+			fputs("\\t", f);
+		else if (*s < 0x20 || *s == 0x7f)
 			fprintf(f, "\\u%04x", *s);
-		else
+		else if (*s < 0x80)
 			fputc(*s, f);
+		else if ((n = utf8_len(s)) != 0)
+			fwrite(s, 1, n, f);
+		else {
+			fputs("\\ufffd", f);
+			n = 1;
+		}
+		s += n;
 	}
 	fputc('"', f);
 }

@@ -268,8 +268,38 @@ static void test_now(void)
 	CHECK("now_sec positive and monotonic", a > 0 && b >= a);
 }
 
+/* json_string into a string, for comparing. */
+static void json_is(const char *name, const char *in, const char *want)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	json_string(f, in);
+	fclose(f);
+	CHECK_STR(name, buf, want);
+	free(buf);
+}
+
+static void test_json_string(void)
+{
+	json_is("json plain", "abc", "\"abc\"");
+	json_is("json empty", "", "\"\"");
+	json_is("json quote and backslash", "a\"b\\c", "\"a\\\"b\\\\c\"");
+	json_is("json newline and tab", "a\nb\tc", "\"a\\nb\\tc\"");
+	json_is("json control byte", "a\x01" "b", "\"a\\u0001b\"");
+	json_is("json DEL", "\x7f", "\"\\u007f\"");
+	json_is("json UTF-8 kept", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+	json_is("json stray continuation byte -> U+FFFD", "a\x80" "b", "\"a\\ufffdb\"");
+	json_is("json Latin-1 byte -> U+FFFD", "caf\xe9", "\"caf\\ufffd\"");
+	json_is("json overlong NUL (c0 80) -> U+FFFD twice", "\xc0\x80", "\"\\ufffd\\ufffd\"");
+	json_is("json surrogate (ed a0 80) -> U+FFFD x3", "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+	json_is("json truncated sequence at the end", "a\xe2\x82", "\"a\\ufffd\\ufffd\"");
+}
+
 int main(void)
 {
+	test_json_string();
 	test_parse_size();
 	test_parse_uint();
 	test_hex();
