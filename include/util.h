@@ -46,6 +46,12 @@ void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int parse_size(const char *s, uint64_t *out);
 /* A non-negative decimal integer no larger than max; -EINVAL otherwise. */
 int parse_uint(const char *s, uint64_t max, uint64_t *out);
+/* The same, at least 1: counts of threads, connections, runs. */
+int parse_count(const char *s, uint64_t max, uint64_t *out);
+struct option;
+/* "bad value 'ARG' for --NAME", NAME found in a getopt_long table by its value; returns 2,
+ * the usage exit status. */
+int bad_option_value(const struct option *options, int opt, const char *arg);
 /* Human-readable byte count: "1.5 GiB". */
 const char *human_bytes(uint64_t n, char *buf, size_t cap);
 

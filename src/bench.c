@@ -112,7 +112,7 @@ static int parse_conns(const char *s, unsigned *out, unsigned cap, unsigned *n)
 	*n = 0;
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (*n == cap || parse_uint(tok, 256, &v) || v == 0)
+		if (*n == cap || parse_count(tok, 256, &v))
 			return -EINVAL;
 		out[(*n)++] = (unsigned)v;
 	}
@@ -254,18 +254,18 @@ int cmd_bench(int argc, char **argv)
 				goto bad;
 			break;
 		case OPT_RUNS:
-			if (parse_uint(optarg, BENCH_MAX_SAMPLES, &v) || v == 0)
+			if (parse_count(optarg, BENCH_MAX_SAMPLES, &v))
 				goto bad;
 			bo.runs = (unsigned)v;
 			runs_set = true;
 			break;
 		case OPT_SECONDS:
-			if (parse_uint(optarg, 3600, &v) || v == 0)
+			if (parse_count(optarg, 3600, &v))
 				goto bad;
 			bo.seconds = (double)v;
 			break;
 		case OPT_THREADS:
-			if (parse_uint(optarg, 1024, &v) || v == 0)
+			if (parse_count(optarg, 1024, &v))
 				goto bad;
 			bo.threads = (unsigned)v;
 			break;
@@ -362,8 +362,5 @@ out:
 	free(rep.rows);
 	return rc;
 bad:
-	for (const struct option *o = options; o->name; o++)
-		if (o->val == opt)
-			log_err("bad value '%s' for --%s", optarg, o->name);
-	return 2;
+	return bad_option_value(options, opt, optarg);
 }

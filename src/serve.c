@@ -342,12 +342,12 @@ int cmd_serve(int argc, char **argv)
 				goto bad;
 			break;
 		case OPT_THREADS:
-			if (parse_uint(optarg, 1024, &v) || v == 0)
+			if (parse_count(optarg, 1024, &v))
 				goto bad;
 			cfg.threads = (unsigned)v;
 			break;
 		case OPT_MAX_CONNS:
-			if (parse_uint(optarg, 1000000, &v) || v == 0)
+			if (parse_count(optarg, 1000000, &v))
 				goto bad;
 			cfg.max_conns = (unsigned)v;
 			break;
@@ -357,7 +357,7 @@ int cmd_serve(int argc, char **argv)
 			cfg.key_limit = v;
 			break;
 		case OPT_IDLE:
-			if (parse_uint(optarg, 86400, &v) || v == 0)
+			if (parse_count(optarg, 86400, &v))
 				goto bad;
 			cfg.idle_timeout = (unsigned)v;
 			break;
@@ -438,8 +438,5 @@ out:
 	close(cfg.root_fd);
 	return rc;
 bad:
-	for (const struct option *o = options; o->name; o++)
-		if (o->val == opt)
-			log_err("bad value '%s' for --%s", optarg, o->name);
-	return 2;
+	return bad_option_value(options, opt, optarg);
 }

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,6 +81,19 @@ int parse_uint(const char *s, uint64_t max, uint64_t *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+int parse_count(const char *s, uint64_t max, uint64_t *out)
+{
+	return parse_uint(s, max, out) || *out == 0 ? -EINVAL : 0;
+}
+
+int bad_option_value(const struct option *options, int opt, const char *arg)
+{
+	for (const struct option *o = options; o->name; o++)
+		if (o->val == opt)
+			log_err("bad value '%s' for --%s", arg, o->name);
+	return 2;
 }
 
 int parse_size(const char *s, uint64_t *out)

@@ -187,7 +187,7 @@ kx doctor --iface >/dev/null 2>&1
 is "doctor --iface without a name: exit 2" "$?" 2
 kx doctor --help >"$T/h.out"
 is "doctor --help: exit 0" "$?" 0
-for w in '--json ' '--iface NAME ' '-h, --help ' 'Exit status: 0 ' '; 1 it runs' '; 2 it cannot run' \
+for w in '--json ' '--iface NAME ' '-h, --help ' 'Exit status: 0 ' '1 it runs, slower' '2 it cannot run here' 'advice' \
          'usage errors' 'docs/tuning.md'; do
     check "doctor --help: says '$w'" grep -qF -e "$w" "$T/h.out"
 done
