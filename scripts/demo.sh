@@ -46,8 +46,10 @@ else
     exit 1
 fi
 
-# What this host gets on each data path, and why a path is unavailable (kxfer bench --quick:
-# a few seconds; `kxfer bench` measures for real, `kxfer doctor` says what to tune).
-echo "demo: kxfer bench --quick"
-"$kxfer" bench --quick 2>/dev/null | sed 's/^/  | /'
+# What this host gets on each data path, and why a path is unavailable: kxfer bench --quick
+# (3 verified runs per row) on 256 MiB, so that start-up costs do not swamp the figures; a few
+# seconds.  `kxfer bench` measures for real, `kxfer doctor` says what to tune.
+echo "demo: kxfer bench --quick --size 256M"
+"$kxfer" bench --quick --size 256M 2>/dev/null | sed 's/^/  | /'
+echo "demo: more: kxfer bench (1 GiB, 5 runs per row), kxfer doctor (what this host supports, what to tune)"
 
