@@ -70,6 +70,9 @@ int write_file_atomic(const char *path, mode_t mode, const void *data, size_t le
  * bytes that are not UTF-8 written as U+FFFD, so that the output always parses. */
 void json_string(FILE *f, const char *s);
 
+/* The first value of key ("model name", "flags") in /proc/cpuinfo, trimmed. */
+bool cpuinfo_value(const char *key, char *out, size_t cap);
+
 /* Trim ASCII white space at both ends, in place; returns s. */
 char *trim(char *s);
 

@@ -123,20 +123,9 @@ static void host_facts(struct bench_host *h)
 {
 	struct tls_library lib;
 	struct utsname u;
-	char line[512];
-	FILE *f = fopen("/proc/cpuinfo", "r");
 
-	snprintf(h->cpu, sizeof(h->cpu), "unknown CPU");
-	while (f && fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-
-		if (colon && !strncmp(line, "model name", 10)) {
-			snprintf(h->cpu, sizeof(h->cpu), "%s", trim(colon + 1));
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
+	if (!cpuinfo_value("model name", h->cpu, sizeof(h->cpu)))
+		snprintf(h->cpu, sizeof(h->cpu), "unknown CPU");
 	h->cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	snprintf(h->kernel, sizeof(h->kernel), "%s", uname(&u) == 0 ? u.release : "?");
 	tls_library_info(&lib);
@@ -325,6 +314,7 @@ int cmd_bench(int argc, char **argv)
 	rc = bench_setup(&bo, dir && *dir ? dir : "/tmp", err, sizeof(err));
 	if (rc < 0) {
 		log_err("%s", err);
+		bench_teardown(&bo); /* whatever was made before the failure */
 		rc = 1;
 		goto out;
 	}

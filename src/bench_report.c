@@ -253,6 +253,12 @@ int bench_plot_check(const char *file, char *err, size_t errlen)
 {
 	const char *dot = strrchr(file, '.');
 
+	/* The name goes into gnuplot's script inside '...': nothing that could end it. */
+	for (const char *p = file; *p; p++)
+		if (*p == '\'' || (unsigned char)*p < 0x20) {
+			snprintf(err, errlen, "--plot: the file name must not contain quotes or control characters");
+			return -EINVAL;
+		}
 	if (!dot || (strcasecmp(dot, ".svg") && strcasecmp(dot, ".png"))) {
 		snprintf(err, errlen, "--plot %s: the name must end in .png or .svg", file);
 		return -EINVAL;
@@ -263,6 +269,7 @@ int bench_plot_check(const char *file, char *err, size_t errlen)
 	}
 	return 0;
 }
+
 
 int bench_plot(const struct bench_report *rep, const char *file, char *err, size_t errlen)
 {
@@ -277,8 +284,9 @@ int bench_plot(const struct bench_report *rep, const char *file, char *err, size
 		return rc;
 	gp = popen("gnuplot", "w");
 	if (!gp) {
-		snprintf(err, errlen, "--plot: cannot run gnuplot: %s", strerror(errno));
-		return -errno;
+		rc = -errno;
+		snprintf(err, errlen, "--plot: cannot run gnuplot: %s", strerror(-rc));
+		return rc;
 	}
 	fprintf(gp, "set terminal %s size 1000,800 font ',10'\nset output '%s'\n",
 		svg ? "svg dynamic" : "pngcairo", file);
@@ -295,8 +303,8 @@ int bench_plot(const struct bench_report *rep, const char *file, char *err, size
 	fprintf(gp, "EOD\n");
 	snprintf(title, sizeof(title), "kxfer bench %s: %s, Linux %s%s%s", rep->version, rep->host.cpu,
 		 rep->host.kernel, rep->label ? ", " : "", rep->label ? rep->label : "");
-	for (char *p = title; *p; p++)
-		if (*p == '\'')
+	for (char *p = title; *p; p++) /* it goes inside '...' in the script */
+		if (*p == '\'' || (unsigned char)*p < 0x20)
 			*p = ' ';
 	if (plotted)
 		fprintf(gp, gnuplot_script, title);

@@ -8,9 +8,11 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -34,7 +36,7 @@ struct server {
  * and stderr into the given files (NULL: /dev/null).  The child's pid, or -errno. */
 static pid_t spawn(const char *ns, char *const argv[], const char *out, const char *errf)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 
 	if (pid < 0)
 		return -errno;
@@ -44,6 +46,9 @@ static pid_t spawn(const char *ns, char *const argv[], const char *out, const ch
 		char path[64];
 		int nsfd;
 
+		/* Never outlive bench, even when it is killed without a chance to clean up. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(126);
 		if (*ns) {
 			snprintf(path, sizeof(path), "/run/netns/%s", ns);
 			nsfd = open(path, O_RDONLY | O_CLOEXEC);
@@ -102,9 +107,16 @@ static int netns_up(struct bench_opts *o, char *err, size_t errlen)
 
 static void netns_down(struct bench_opts *o)
 {
+	char dev[16];
+
+	if (!o->ns[0][0])
+		return;
+	/* Removing a namespace removes the veth end inside it; a pair that never got moved
+	 * (setup failed half-way) is removed by name.  Either may not exist: fine. */
 	for (int i = 0; i < 2; i++)
-		if (o->ns[i][0]) /* removing a namespace removes its end of the veth pair */
-			ip("netns", "delete", o->ns[i], NULL, NULL, NULL, NULL);
+		ip("netns", "delete", o->ns[i], NULL, NULL, NULL, NULL);
+	snprintf(dev, sizeof(dev), "kxbs%d", (int)getpid());
+	ip("link", "delete", dev, NULL, NULL, NULL, NULL);
 	o->ns[0][0] = o->ns[1][0] = 0;
 }
 
@@ -122,8 +134,10 @@ static int write_test_file(const char *path, uint64_t size)
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 			buf[i] = x;
 		}
-		if (write(fd, buf, n) != (ssize_t)n)
-			rc = errno ? -errno : -EIO;
+		ssize_t w = write(fd, buf, n);
+
+		if (w != (ssize_t)n)
+			rc = w < 0 ? -errno : -ENOSPC; /* a short write: the disk is full */
 		done += n;
 	}
 	if (!buf || fd < 0)
@@ -143,8 +157,9 @@ int bench_setup(struct bench_opts *o, const char *parent, char *err, size_t errl
 
 	o->addr = "127.0.0.1";
 	if (n <= 0) {
-		snprintf(err, errlen, "cannot find this program (/proc/self/exe): %s", strerror(errno));
-		return -errno;
+		rc = n < 0 ? -errno : -ENOENT;
+		snprintf(err, errlen, "cannot find this program (/proc/self/exe): %s", strerror(-rc));
+		return rc;
 	}
 	o->self[n] = 0;
 	snprintf(o->dir, sizeof(o->dir), "%s/kxfer-bench.XXXXXX", parent);
@@ -228,6 +243,20 @@ static void text_after(const char *text, const char *key, const char *stop, char
 	snprintf(out, cap, "%.*s", (int)strcspn(p, stop), p);
 }
 
+static void server_stop(struct server *s)
+{
+	int st;
+
+	if (s->pid <= 0)
+		return;
+	kill(s->pid, SIGTERM);
+	for (int i = 0; i < 500 && waitpid(s->pid, &st, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (kill(s->pid, SIGKILL) == 0) /* still there after 5 s */
+		waitpid(s->pid, &st, 0);
+	s->pid = -1;
+}
+
 static int server_start(struct bench_opts *o, const struct bench_row *r, struct server *s,
 			char *why, size_t whylen)
 {
@@ -256,7 +285,11 @@ static int server_start(struct bench_opts *o, const struct bench_row *r, struct 
 		snprintf(why, whylen, "cannot start kxfer serve: %s", strerror((int)-s->pid));
 		return (int)s->pid;
 	}
-	clock_getcpuclockid(s->pid, &s->cpu);
+	if (clock_getcpuclockid(s->pid, &s->cpu) != 0) {
+		snprintf(why, whylen, "cannot read kxfer serve's CPU clock");
+		server_stop(s);
+		return -ESRCH;
+	}
 	/* Its first words: "listening on https://ADDR:PORT/" */
 	for (int tries = 0; tries < 1000; tries++) {
 		slurp(s->log, buf, sizeof(buf));
@@ -274,28 +307,17 @@ static int server_start(struct bench_opts *o, const struct bench_row *r, struct 
 		usleep(10000);
 	}
 	snprintf(why, whylen, "kxfer serve did not start listening in 10 s");
+	server_stop(s);
 	return -ETIMEDOUT;
 }
 
-static void server_stop(struct server *s)
-{
-	int st;
-
-	if (s->pid <= 0)
-		return;
-	kill(s->pid, SIGTERM);
-	for (int i = 0; i < 500 && waitpid(s->pid, &st, WNOHANG) == 0; i++)
-		usleep(10000);
-	if (kill(s->pid, SIGKILL) == 0) /* still there after 5 s */
-		waitpid(s->pid, &st, 0);
-	s->pid = -1;
-}
-
+/* The server's CPU seconds so far (0 once it is gone: the run then fails anyway). */
 static double clock_sec(clockid_t c)
 {
 	struct timespec ts = { 0 };
 
-	clock_gettime(c, &ts);
+	if (clock_gettime(c, &ts) != 0)
+		return 0;
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -354,7 +376,8 @@ static int one_run(struct bench_opts *o, struct bench_row *r, struct server *s,
 		int st;
 
 		if (pids[i] < 0 || wait4(pids[i], &st, 0, &ru) < 0) {
-			snprintf(why, whylen, "cannot run kxfer get: %s", strerror(errno));
+			snprintf(why, whylen, "cannot run kxfer get: %s",
+				 strerror(pids[i] < 0 ? (int)-pids[i] : errno));
 			rc = -1;
 			continue;
 		}
@@ -392,8 +415,9 @@ void bench_run_row(struct bench_opts *o, struct bench_row *r)
 	double t0;
 
 	if (server_start(o, r, &s, r->why, sizeof(r->why)) < 0) {
-		/* --ktls on refused: the host cannot run this path (the reason says why) */
-		r->available = r->path < BP_KTLS_TX;
+		/* kxfer serve --ktls on refusing means the host cannot run this path (the reason
+		 * says why); any other failure to start is a failure. */
+		r->available = !strstr(r->why, "--ktls on:");
 		r->failed = r->available;
 		return;
 	}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -107,6 +108,13 @@ int client_parse(int argc, char **argv, struct client_opts *o, const char *usage
 	o->url = argv[optind];
 	if (!!o->cert_file != !!o->key_file) {
 		log_err("--cert and --key go together");
+		return EXIT_USAGE;
+	}
+	/* A typo of http for https must not quietly drop what the user asked to be protected. */
+	if (!strncasecmp(o->url, "http://", 7) && (o->has_pin || o->ca_file || o->cert_file ||
+						   o->insecure || o->token || o->ktls == KTLS_ON)) {
+		log_err("%s has no TLS: --pin, --ca, --cert/--key, -k, --token and --ktls on need https://",
+			o->url);
 		return EXIT_USAGE;
 	}
 	return 0;

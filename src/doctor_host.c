@@ -182,27 +182,14 @@ void doctor_openssl(struct doctor *d)
 /* The model name and the flags line of the first CPU, flags as " a b c " for word search. */
 static void cpu_info(struct doctor *d, char *flags, size_t cap)
 {
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[4096];
+	char list[4096] = "";
 
-	flags[0] = 0;
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':'), *key = line;
-
-		if (!colon)
-			continue;
-		*colon = 0;
-		key = trim(key);
-		if (!d->f.cpu.model[0] && !strcmp(key, "model name"))
-			snprintf(d->f.cpu.model, sizeof(d->f.cpu.model), "%s", trim(colon + 1));
-		else if (!flags[0] && (!strcmp(key, "flags") || !strcmp(key, "Features")))
-			snprintf(flags, cap, " %s ", trim(colon + 1));
-	}
-	fclose(f);
-	if (!d->f.cpu.model[0])
+	if (!cpuinfo_value("model name", d->f.cpu.model, sizeof(d->f.cpu.model)))
 		snprintf(d->f.cpu.model, sizeof(d->f.cpu.model), "%s", d->f.machine);
+	if (cpuinfo_value("flags", list, sizeof(list)) || cpuinfo_value("Features", list, sizeof(list)))
+		snprintf(flags, cap, " %s ", list);
+	else
+		flags[0] = 0;
 }
 
 static void cpu_flags(struct doctor *d)

@@ -374,8 +374,10 @@ int cmd_serve(int argc, char **argv)
 			optind != argc ? argv[optind] : "");
 		return 2;
 	}
-	if (cfg.plain && (cert || tc.ca_file || tc.tls12 || cfg.ktls == KTLS_ON)) {
-		log_err("--plain serves without TLS: it takes no --cert, --client-ca, --tls12 or --ktls on");
+	if (cfg.plain && (cert || tc.ca_file || tc.tls12 || tc.ciphers || token_file ||
+			  cfg.ktls == KTLS_ON)) {
+		log_err("--plain serves without TLS: it takes no --cert, --client-ca, --tls12, --ciphers, "
+			"--token-file (the token would cross in the clear) or --ktls on");
 		return 2;
 	}
 	if (cfg.plain)

@@ -287,3 +287,25 @@ void json_string(FILE *f, const char *str)
 	}
 	fputc('"', f);
 }
+
+bool cpuinfo_value(const char *key, char *out, size_t cap)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[4096];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (!colon)
+			continue;
+		*colon = 0;
+		if (!strcmp(trim(line), key)) {
+			snprintf(out, cap, "%s", trim(colon + 1));
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}

@@ -59,12 +59,25 @@ check "kxfer get http:// against a TLS server: fails (exit $rc), no file" \
 stop_serve
 
 # --plain refuses TLS options (exit 2, says why)
-for opt in "--cert $T/x --key $T/y" "--client-ca $T/x" "--tls12" "--ktls on"; do
+echo secret >"$T/token"
+for opt in "--cert $T/x --key $T/y" "--client-ca $T/x" "--tls12" "--ktls on" \
+           "--ciphers TLS_AES_128_GCM_SHA256" "--token-file $T/token"; do
     # shellcheck disable=SC2086
     timeout 10 "$KXFER" serve --plain --listen 127.0.0.1:0 --root "$T/src" $opt >/dev/null 2>"$T/r.err"
     rc=$?
     check "serve --plain $opt: exit 2, says --plain takes no TLS options" \
         bash -c "[ $rc = 2 ] && grep -q -- '--plain serves without TLS' '$T/r.err'"
 done
+# http:// with options that ask for TLS protection: refused, never silently dropped
+for opt in "--pin sha256:$(printf '0%.0s' $(seq 64))" "--ca $T/x" "-k" "--token secret" "--ktls on" \
+           "--cert $T/x --key $T/y"; do
+    # shellcheck disable=SC2086
+    "$KXFER" get $opt http://127.0.0.1:1/one -o "$T/h1" >/dev/null 2>"$T/h.err"
+    rc=$?
+    check "kxfer get $opt http://: exit 2, says it needs https://, no file" \
+        bash -c "[ $rc = 2 ] && grep -q 'has no TLS' '$T/h.err' && [ ! -e '$T/h1' ]"
+done
+"$KXFER" put --token secret "$T/src/one" http://127.0.0.1:1/up/ >/dev/null 2>"$T/h.err"
+is "kxfer put --token http://: exit 2 (the token would cross in the clear)" "$?" 2
 is "kxfer get ftp://: usage error (exit 2)" "$("$KXFER" get ftp://h/x -o "$T/z" 2>/dev/null; echo $?)" 2
 finish

@@ -34,12 +34,12 @@ def numbers(r, send, recv):
             and r["send_cpu_s_per_gib"] > 0 and r["recv_cpu_s_per_gib"] > 0
             and r["mbps_min"] <= r["mbps"] <= r["mbps_max"] and len(r["samples"]) == 3
             and r["send_path"] == send and r["recv_path"] == recv)
-check("json: plain row has numbers, sender and receiver plain", numbers(rows[("plain", None)], "plain", "plain"))
+check("json: plain row has numbers, sender and receiver plain", numbers(rows.get(("plain", None), {}), "plain", "plain"))
 for s in suites:
-    check(f"json: userspace {s} has numbers, both sides userspace", numbers(rows[("userspace", s)], "userspace", "userspace"))
+    check(f"json: userspace {s} has numbers, both sides userspace", numbers(rows.get(("userspace", s), {}), "userspace", "userspace"))
 for s in suites:
     for p, recv in (("ktls-tx", "userspace"), ("ktls", "ktls")):
-        r = rows[(p, s)]
+        r = rows.get((p, s), {"available": None, "reason": ""})
         if has_ulp:
             check(f"json: {p} {s} has numbers (this kernel has the tls ULP)", numbers(r, "ktls", recv))
         else:
@@ -47,7 +47,9 @@ for s in suites:
                   not r["available"] and "tls ULP" in r["reason"] and "mbps" not in r)
 check("json: host ktls flag matches the kernel", h["ktls"] == has_ulp)
 PY
+pyrc=$?
 cat "$T/check.out"
+[ "$pyrc" = 0 ] || notok "json checks ran to the end (python exit $pyrc)"
 grep -q '^not ok' "$T/check.out" && { FAILS=$((FAILS + 1)); sed 's/^/# /' "$T/b.json" | head -c 3000; }
 grep -q '^ok' "$T/check.out" || notok "json checks ran"
 
@@ -131,6 +133,36 @@ check "bench --dir that does not exist: exit 1, says where" \
     bash -c "[ $rc = 1 ] && grep -q 'cannot make a directory in $T/no/such/dir' '$T/d.err'"
 "$KXFER" bench --help >"$T/h.out"
 check "bench --help: exit 0, names every option" bash -c "grep -q -- '--paths' '$T/h.out' && grep -q -- '--netns' '$T/h.out' && grep -q -- '--plot' '$T/h.out' && grep -q -- '--quick' '$T/h.out'"
+
+bad "--plot with a quote in the name" --plot "$T/it's.svg"
+
+# --- a failed setup (the disk fills up) leaves nothing behind
+mkdir -p "$T/small"
+if mount -t tmpfs -o size=2m tmpfs "$T/small" 2>/dev/null; then
+    "$KXFER" bench --quick --size 8M --paths plain --dir "$T/small" >/dev/null 2>"$T/s.err"
+    rc=$?
+    check "bench on a full disk: exit 1, says the test file could not be written" \
+        bash -c "[ $rc = 1 ] && grep -q 'cannot write the 8388608-byte test file' '$T/s.err'"
+    check "bench on a full disk: leaves nothing in --dir" [ -z "$(ls -A "$T/small")" ]
+    umount "$T/small"
+else
+    skip "bench on a full disk: cannot mount a small tmpfs here (needs root)"
+fi
+
+# --- bench killed outright (SIGKILL, no chance to clean up): its servers die with it
+"$KXFER" bench --size 64M --runs 50 --paths userspace --ciphers aes128gcm >/dev/null 2>&1 &
+bpid=$!
+for _ in $(seq 100); do pgrep -f "serve .*$TMPDIR/kxfer-bench" >/dev/null && break; sleep 0.05; done
+started=$(pgrep -f "serve .*$TMPDIR/kxfer-bench")
+kill -9 "$bpid"; wait "$bpid" 2>/dev/null
+for _ in $(seq 40); do pgrep -f "$TMPDIR/kxfer-bench" >/dev/null || break; sleep 0.05; done
+if [ -n "$started" ] && ! pgrep -f "$TMPDIR/kxfer-bench" >/dev/null; then
+    ok "bench killed with SIGKILL: its kxfer serve (pid $started) died with it"
+else
+    notok "bench killed with SIGKILL: its kxfer serve died with it (started: '$started')"
+    pkill -9 -f "$TMPDIR/kxfer-bench"
+fi
+rm -rf "$TMPDIR"/kxfer-bench.*   # SIGKILL leaves the directory: nothing could remove it
 
 # --- nothing left behind in TMPDIR
 check "bench leaves nothing in \$TMPDIR" [ -z "$(ls -A "$TMPDIR")" ]

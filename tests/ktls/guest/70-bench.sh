@@ -26,8 +26,10 @@ for s in suites:
         check(f"json: {path} {s}: numbers, sender {send}, receiver {recv}", good)
         if not good:
             print("#   " + json.dumps(r)[:400])
-check("json: plain row has numbers", rows[("plain", None)].get("ok"))
+check("json: plain row has numbers", rows.get(("plain", None), {}).get("ok"))
 PY
+pyrc=$?
+[ "$pyrc" = 0 ] || notok "json checks ran to the end (python exit $pyrc)"
 # Each kTLS run is one connection.  kxfer serve --ktls on takes both directions of its socket
 # into the kernel; on the ktls rows kxfer get does too.  3 ciphers x 3 runs: ktls-tx 1 TX and
 # 1 RX session each (the server), ktls 2 and 2 (server and client).  Before the runs, bench
