@@ -262,11 +262,17 @@ static void close_pair(int fds[2])
 	fds[0] = fds[1] = -1;
 }
 
+/* All-zero keys of aead's sizes: probes only ask whether the kernel takes them. */
+static struct tls_keys probe_keys(enum tls_aead aead)
+{
+	return (struct tls_keys){ .aead = aead, .key_len = aead == TLS_AEAD_AES_128_GCM ? 16 : 32 };
+}
+
 /* A loopback pair whose fds[0] holds all-zero keys for aead in one direction; on failure
  * -errno and nothing left open. */
 static int keyed_pair(int fds[2], enum tls_aead aead, bool rx)
 {
-	struct tls_keys k = { .aead = aead, .key_len = aead == TLS_AEAD_AES_128_GCM ? 16 : 32 };
+	struct tls_keys k = probe_keys(aead);
 	int rc = loopback_pair(fds);
 
 	if (rc == 0)
@@ -291,7 +297,7 @@ int ktls_probe(enum tls_aead aead, bool rx)
  * kernels refuse any second crypto_info with EBUSY. */
 int ktls_probe_rekey(enum tls_aead aead)
 {
-	struct tls_keys k = { .aead = aead, .key_len = aead == TLS_AEAD_AES_128_GCM ? 16 : 32 };
+	struct tls_keys k = probe_keys(aead);
 	int fds[2], rc = keyed_pair(fds, aead, true);
 
 	if (rc)
