@@ -70,6 +70,9 @@ void client_close(struct client *c);
 /* Counts records sent; true when the key-usage limit is reached (then the caller sends
  * a KeyUpdate, which only userspace TLS can). */
 bool client_count_records(struct client *c, uint64_t bytes);
+/* The path a direction took: "userspace", "ktls" or "plain" (http://: no TLS; then
+ * tx_kernel only means an upload splices to the socket). */
+const char *client_path_name(const struct client *c, bool tx);
 /* Prints the result line (or JSON) and returns code. */
 int client_report(struct client *c, int code, uint64_t bytes, double secs, const char *dest);
 

@@ -111,6 +111,9 @@ void conn_cork(struct conn *c, bool on);
 ssize_t conn_recv(struct conn *c, void *buf, size_t len);
 ssize_t conn_send(struct conn *c, const void *buf, size_t len, bool more);
 const char *conn_io_error(const struct conn *c);
+/* The path a direction took, as the access log names it: "userspace", "ktls" or "plain"
+ * (--plain: no TLS at all; then tx_kernel only means the body splices to the socket). */
+const char *conn_path_name(const struct conn *c, bool tx);
 /* After the handshake: hand each direction to the kernel where --ktls allows and the host
  * can.  Returns 0, or -errno when --ktls on cannot be honoured. */
 int conn_choose_paths(struct conn *c);

@@ -394,6 +394,15 @@ long client_read(struct client *c, void *buf, size_t len)
 	return -io_failure(c, n, "reading the body");
 }
 
+const char *client_path_name(const struct client *c, bool tx)
+{
+	if (c->url.plain)
+		return "plain";
+	if (tx)
+		return c->tx_kernel ? "ktls" : "userspace";
+	return c->rx_kernel || (c->tls && tls_ktls_rx(c->tls)) ? "ktls" : "userspace";
+}
+
 bool client_count_records(struct client *c, uint64_t bytes)
 {
 	if (c->url.plain)

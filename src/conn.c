@@ -143,8 +143,7 @@ static void end_request(struct conn *c)
 static void log_access(struct conn *c)
 {
 	double secs = now_sec() - c->t_start;
-	const char *tx = !c->tls ? "plain" : c->tx_kernel ? "ktls" : "userspace";
-	const char *rx = !c->tls ? "plain" : c->rx_kernel || tls_ktls_rx(c->tls) ? "ktls" : "userspace";
+	const char *tx = conn_path_name(c, true), *rx = conn_path_name(c, false);
 
 	log_line("%s %s %s %d %llu %.3fs %.1fMB/s %s %s tx=%s rx=%s", c->peer,
 		 c->have_req ? c->req.method_name : "-", c->have_req ? c->req.target : "-", c->status,

@@ -46,6 +46,15 @@ ssize_t conn_send(struct conn *c, const void *buf, size_t len, bool more)
 	return n;
 }
 
+const char *conn_path_name(const struct conn *c, bool tx)
+{
+	if (!c->tls)
+		return "plain";
+	if (tx)
+		return c->tx_kernel ? "ktls" : "userspace";
+	return c->rx_kernel || tls_ktls_rx(c->tls) ? "ktls" : "userspace";
+}
+
 const char *conn_io_error(const struct conn *c)
 {
 	if (c->rx_kernel && c->krx.err[0])

@@ -48,9 +48,7 @@ int client_report(struct client *c, int code, uint64_t bytes, double secs, const
 {
 	const struct client_opts *o = c->opts;
 	const char *version = c->tls ? tls_version(c->tls) : "", *cipher = c->tls ? tls_cipher(c->tls) : "";
-	const char *tx = c->url.plain ? "plain" : c->tx_kernel ? "ktls" : "userspace";
-	const char *rx = c->url.plain ? "plain" :
-			 c->rx_kernel || (c->tls && tls_ktls_rx(c->tls)) ? "ktls" : "userspace";
+	const char *tx = client_path_name(c, true), *rx = client_path_name(c, false);
 	double mbps = secs > 0 ? (double)bytes / secs / 1e6 : 0;
 	char human[32];
 
