@@ -43,7 +43,7 @@ static const char usage[] =
 "  --seconds S          instead: repeat each row's runs for at least S seconds (>= 3 runs)\n"
 "  --threads N          server worker threads (default: the CPUs, at most --conns)\n"
 "  --netns              server and client in two network namespaces joined by a veth pair\n"
-"                       (created and removed here; needs root)\n"
+"                       (MTU 1500, 198.18.0.0/30; created and removed here; needs root)\n"
 "  --dir DIR            where the test file goes (default $TMPDIR or /tmp; a tmpfs avoids\n"
 "                       the disk entirely)\n"
 "  --verify             write each download to a file and compare it with the original\n"
