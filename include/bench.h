@@ -50,6 +50,7 @@ struct bench_report {
 	const char *version, *label, *date;
 	uint64_t size;
 	unsigned runs;
+	double seconds;          /* > 0: runs repeated for this long per row instead */
 	bool netns, verify;
 	struct bench_host host;
 	struct bench_row *rows;

@@ -40,7 +40,7 @@ static const char usage[] =
 "                       (default: all three)\n"
 "  --conns LIST         concurrent connections (kxfer get processes), e.g. 1,4 (default 1)\n"
 "  --runs N             measured runs per row, after one warm-up (default 5, at most 64)\n"
-"  --seconds S          instead: repeat each row's runs for at least S seconds (>= 3 runs)\n"
+"  --seconds S          instead: repeat each row's runs for at least S seconds (3 to 64 runs)\n"
 "  --threads N          server worker threads (default: the CPUs, at most --conns)\n"
 "  --netns              server and client in two network namespaces joined by a veth pair\n"
 "                       (MTU 1500, 198.18.0.0/30; created and removed here; needs root)\n"
@@ -298,6 +298,7 @@ int cmd_bench(int argc, char **argv)
 	for (size_t i = 0; i < NCIPHERS && !any_cipher; i++)
 		want_cipher[i] = true;
 	rep.runs = bo.runs;
+	rep.seconds = bo.seconds;
 	rep.netns = bo.netns;
 	rep.verify = bo.verify;
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));

@@ -67,22 +67,27 @@ static const char *suite_or_dash(const struct bench_row *r)
 	return r->suite ? r->suite : "-";
 }
 
-static void print_host(FILE *f, const struct bench_report *rep, const char *prefix)
+static void print_host(FILE *f, const struct bench_report *rep)
 {
-	char size[32];
+	char size[32], runs[64];
 
-	fprintf(f, "%skxfer %s bench%s%s%s: %s file, %u run%s per row, %s\n", prefix, rep->version,
+	if (rep->seconds > 0)
+		snprintf(runs, sizeof(runs), "runs for at least %.0f s per row (3 to %d)", rep->seconds,
+			 BENCH_MAX_SAMPLES);
+	else
+		snprintf(runs, sizeof(runs), "%u run%s per row", rep->runs, rep->runs == 1 ? "" : "s");
+	fprintf(f, "kxfer %s bench%s%s%s: %s file, %s, %s\n", rep->version,
 		rep->label ? " (" : "", rep->label ? rep->label : "", rep->label ? ")" : "",
-		human_bytes(rep->size, size, sizeof(size)), rep->runs, rep->runs == 1 ? "" : "s",
+		human_bytes(rep->size, size, sizeof(size)), runs,
 		rep->netns ? "two network namespaces over a veth pair" : "loopback");
-	fprintf(f, "%shost: %s, %ld CPU%s, Linux %s, %s, kTLS %s%s\n", prefix, rep->host.cpu,
+	fprintf(f, "host: %s, %ld CPU%s, Linux %s, %s, kTLS %s%s\n", rep->host.cpu,
 		rep->host.cpus, rep->host.cpus == 1 ? "" : "s", rep->host.kernel, rep->host.openssl,
 		rep->host.ktls ? "unavailable: " : "available", rep->host.ktls ? rep->host.ktls : "");
 }
 
 void bench_print_table(FILE *f, const struct bench_report *rep)
 {
-	print_host(f, rep, "");
+	print_host(f, rep);
 	fprintf(f, "medians; spread = (max - min) / median of MB/s; CPU-s/GiB = CPU seconds per GiB moved\n\n");
 	fprintf(f, "%-10s %-29s %5s %8s %9s %7s %10s %10s  %-10s %s\n", "path", "cipher", "conns",
 		"Gb/s", "MB/s", "spread", "send CPU", "recv CPU", "sender", "receiver");
@@ -144,9 +149,13 @@ void bench_print_json(FILE *f, const struct bench_report *rep)
 		json_string(f, rep->label);
 	else
 		fputs("null", f);
-	fprintf(f, ",\"size\":%llu,\"runs\":%u,\"network\":\"%s\",\"verified\":%s,\"host\":{\"cpu\":",
-		(unsigned long long)rep->size, rep->runs, rep->netns ? "netns" : "loopback",
-		rep->verify ? "true" : "false");
+	fprintf(f, ",\"size\":%llu,", (unsigned long long)rep->size);
+	if (rep->seconds > 0) /* each row's samples say how many runs it got */
+		fprintf(f, "\"runs\":null,\"seconds\":%.0f", rep->seconds);
+	else
+		fprintf(f, "\"runs\":%u,\"seconds\":null", rep->runs);
+	fprintf(f, ",\"network\":\"%s\",\"verified\":%s,\"host\":{\"cpu\":",
+		rep->netns ? "netns" : "loopback", rep->verify ? "true" : "false");
 	json_string(f, rep->host.cpu);
 	fprintf(f, ",\"cpus\":%ld,\"kernel\":", rep->host.cpus);
 	json_string(f, rep->host.kernel);

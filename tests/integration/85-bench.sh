@@ -77,6 +77,18 @@ check "bench --csv: 4 rows (2 paths x conns 1,2)" [ "$(tail -n +2 "$T/c.csv" | w
 check "bench --csv: userspace chacha20 with 2 connections has numbers" \
     grep -Eq '^userspace,TLS_CHACHA20_POLY1305_SHA256,2,yes,[0-9.]+,[0-9.]+,' "$T/c.csv"
 
+# --- --seconds: runs repeat until the time is spent (at least 3)
+t0=$EPOCHREALTIME
+"$KXFER" bench --quick --size 128M --paths plain --seconds 1 --json >"$T/sec.json" 2>/dev/null
+rc=$?
+secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+check "bench --seconds 1: exit 0, 3 to 64 runs, at least 1 s spent (${secs}s), seconds in the JSON" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["rows"][0]
+assert sys.argv[3] == "0" and d["seconds"] == 1 and d["runs"] is None
+assert r["ok"] and 3 <= len(r["samples"]) <= 64 and float(sys.argv[2]) >= 1.0' "$T/sec.json" "$secs" "$rc"
+
 # --- --plot
 if command -v gnuplot >/dev/null; then
     "$KXFER" bench --quick --paths plain,userspace --ciphers aes128gcm --plot "$T/chart.svg" \
