@@ -33,6 +33,8 @@ struct bench_row {
 	bool failed;             /* a transfer failed or moved wrong bytes: why says which */
 	char why[300];
 	char send_path[16], recv_path[16];  /* the paths taken, as the programs reported them */
+	bool has_tls_stat;       /* /proc/net/tls_stat exists: the two counts below are real */
+	unsigned long long ktls_tx, ktls_rx; /* kTLS sessions the kernel set up during the row */
 	unsigned nsamples;
 	struct bench_sample samples[BENCH_MAX_SAMPLES];
 	struct bench_sample med, min, max;  /* bench_summarise() */

@@ -70,6 +70,9 @@ int write_file_atomic(const char *path, mode_t mode, const void *data, size_t le
  * bytes that are not UTF-8 written as U+FFFD, so that the output always parses. */
 void json_string(FILE *f, const char *s);
 
+/* NAME's value in a file of "NAME VALUE" lines (/proc/net/tls_stat); 0, -ENOENT when the
+ * name is not there, or -errno when the file is not. */
+int proc_counter(const char *path, const char *name, unsigned long long *value);
 /* The first value of key ("model name", "flags") in /proc/cpuinfo, trimmed. */
 bool cpuinfo_value(const char *key, char *out, size_t cap);
 

@@ -131,7 +131,10 @@ static void json_row(FILE *f, const struct bench_row *r)
 	json_stat(f, "mbps", r->med.mbps, r->min.mbps, r->max.mbps, 1);
 	json_stat(f, "send_cpu_s_per_gib", r->med.send_cpu, r->min.send_cpu, r->max.send_cpu, 4);
 	json_stat(f, "recv_cpu_s_per_gib", r->med.recv_cpu, r->min.recv_cpu, r->max.recv_cpu, 4);
-	fprintf(f, ",\"send_path\":\"%s\",\"recv_path\":\"%s\",\"samples\":[", r->send_path, r->recv_path);
+	fprintf(f, ",\"send_path\":\"%s\",\"recv_path\":\"%s\"", r->send_path, r->recv_path);
+	if (r->has_tls_stat) /* the whole row, warm-up included, both processes */
+		fprintf(f, ",\"kernel_tls_sessions\":{\"tx\":%llu,\"rx\":%llu}", r->ktls_tx, r->ktls_rx);
+	fprintf(f, ",\"samples\":[");
 	for (unsigned i = 0; i < r->nsamples; i++)
 		fprintf(f, "%s{\"mbps\":%.1f,\"send_cpu_s_per_gib\":%.4f,\"recv_cpu_s_per_gib\":%.4f}",
 			i ? "," : "", r->samples[i].mbps, r->samples[i].send_cpu, r->samples[i].recv_cpu);

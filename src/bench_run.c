@@ -408,11 +408,21 @@ static int one_run(struct bench_opts *o, struct bench_row *r, struct server *s,
 	return rc;
 }
 
+/* The kernel's own count of the kTLS sessions set up so far, per direction: its proof that
+ * the crypto was in the kernel.  false when it keeps none (no tls module loaded). */
+static bool ktls_sessions(unsigned long long out[2])
+{
+	return proc_counter("/proc/net/tls_stat", "TlsTxSw", &out[0]) == 0 &&
+	       proc_counter("/proc/net/tls_stat", "TlsRxSw", &out[1]) == 0;
+}
+
 void bench_run_row(struct bench_opts *o, struct bench_row *r)
 {
 	struct server s = { .pid = -1 };
+	unsigned long long before[2], after[2];
 	char log[16384];
 	double t0;
+	bool counted = ktls_sessions(before);
 
 	if (server_start(o, r, &s, r->why, sizeof(r->why)) < 0) {
 		/* kxfer serve --ktls on refusing means the host cannot run this path (the reason
@@ -434,4 +444,9 @@ void bench_run_row(struct bench_opts *o, struct bench_row *r)
 	server_stop(&s);
 	slurp(s.log, log, sizeof(log));
 	text_after(log, " tx=", " \n", r->send_path, sizeof(r->send_path));
+	if (counted && ktls_sessions(after)) {
+		r->has_tls_stat = true;
+		r->ktls_tx = after[0] - before[0];
+		r->ktls_rx = after[1] - before[1];
+	}
 }

@@ -309,3 +309,21 @@ bool cpuinfo_value(const char *key, char *out, size_t cap)
 		fclose(f);
 	return found;
 }
+
+int proc_counter(const char *path, const char *name, unsigned long long *value)
+{
+	FILE *f = fopen(path, "r");
+	char key[64];
+	unsigned long long v;
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (rc && fscanf(f, "%63s %llu", key, &v) == 2)
+		if (!strcmp(key, name)) {
+			*value = v;
+			rc = 0;
+		}
+	fclose(f);
+	return rc;
+}

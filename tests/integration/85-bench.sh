@@ -46,6 +46,10 @@ for s in suites:
             check(f"json: {p} {s} unavailable, naming the missing tls ULP, no numbers",
                   not r["available"] and "tls ULP" in r["reason"] and "mbps" not in r)
 check("json: host ktls flag matches the kernel", h["ktls"] == has_ulp)
+import os
+stat = os.path.exists("/proc/net/tls_stat")
+check("json: kernel_tls_sessions present exactly when /proc/net/tls_stat is (%s)" % stat,
+      all(("kernel_tls_sessions" in r) == stat for r in doc["rows"] if r.get("ok")))
 PY
 pyrc=$?
 cat "$T/check.out"

@@ -26,6 +26,12 @@ for s in suites:
         check(f"json: {path} {s}: numbers, sender {send}, receiver {recv}", good)
         if not good:
             print("#   " + json.dumps(r)[:400])
+        # 3 runs, one connection each: the server's socket takes both directions on the kTLS
+        # rows, the client's too on ktls; userspace rows set up none
+        want = {"userspace": 0, "ktls-tx": 3, "ktls": 6}[path]
+        got = r.get("kernel_tls_sessions")
+        check(f"json: {path} {s}: kernel_tls_sessions tx {want} rx {want} (got {got})",
+              got == {"tx": want, "rx": want})
 check("json: plain row has numbers", rows.get(("plain", None), {}).get("ok"))
 PY
 pyrc=$?
