@@ -63,21 +63,55 @@ static pid_t spawn(const char *ns, char *const argv[], const char *out, const ch
 	return pid;
 }
 
-/* Runs `ip ARGS...` to completion: 0, or -EIO. */
-static int ip(const char *a, const char *b, const char *c, const char *d, const char *e,
-	      const char *f, const char *g)
+/* A small file, or the last cap - 1 bytes of a larger one, NUL-terminated, into buf. */
+static void slurp(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
+	ssize_t n = fd >= 0 ? pread(fd, buf, cap - 1, MAX(size - (off_t)(cap - 1), 0)) : -1;
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The last line of a log that says something, for a reason. */
+static void last_line(const char *path, char *out, size_t cap)
+{
+	char buf[16384], *end, *start;
+
+	slurp(path, buf, sizeof(buf));
+	end = buf + strlen(buf);
+	while (end > buf && end[-1] == '\n')
+		*--end = 0;
+	start = strrchr(buf, '\n');
+	snprintf(out, cap, "%s", start ? start + 1 : buf[0] ? buf : "no message");
+}
+
+/* Runs `ip ARGS...` to completion: 0, or -EIO with the command and what ip said in err
+ * (its stderr goes to DIR/ip.err). */
+static int ip(struct bench_opts *o, char *err, size_t errlen, const char *a, const char *b,
+	      const char *c, const char *d, const char *e, const char *f, const char *g)
 {
 	char *argv[] = { "/sbin/ip", (char *)a, (char *)b, (char *)c, (char *)d, (char *)e,
 			 (char *)f, (char *)g, NULL };
+	char log[PATH_MAX + 16], said[200];
 	pid_t pid;
 	int st;
 
 	if (access(argv[0], X_OK) != 0)
 		argv[0] = "/usr/sbin/ip";
-	pid = spawn("", argv, NULL, NULL);
-	if (pid < 0 || waitpid(pid, &st, 0) < 0)
-		return -EIO;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+	snprintf(log, sizeof(log), "%s/ip.err", o->dir);
+	pid = spawn("", argv, NULL, log);
+	if (pid >= 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	last_line(log, said, sizeof(said));
+	snprintf(err, errlen, "--netns: 'ip");
+	for (char **arg = argv + 1; *arg; arg++)
+		snprintf(err + strlen(err), errlen - strlen(err), " %s", *arg);
+	snprintf(err + strlen(err), errlen - strlen(err), "' failed: %s",
+		 pid < 0 ? "cannot run ip (is iproute2 installed?)" : said);
+	return -EIO;
 }
 
 static int netns_up(struct bench_opts *o, char *err, size_t errlen)
@@ -89,34 +123,31 @@ static int netns_up(struct bench_opts *o, char *err, size_t errlen)
 	for (int i = 0; i < 2; i++) {
 		snprintf(o->ns[i], sizeof(o->ns[i]), "kxfer-bench-%c%d", "sc"[i], (int)getpid());
 		snprintf(dev[i], sizeof(dev[i]), "kxb%c%d", "sc"[i], (int)getpid());
-		rc = rc ? rc : ip("netns", "add", o->ns[i], NULL, NULL, NULL, NULL);
+		rc = rc ? rc : ip(o, err, errlen, "netns", "add", o->ns[i], NULL, NULL, NULL, NULL);
 	}
-	rc = rc ? rc : ip("link", "add", dev[0], "type", "veth", "peer", dev[1]);
+	rc = rc ? rc : ip(o, err, errlen, "link", "add", dev[0], "type", "veth", "peer", dev[1]);
 	for (int i = 0; i < 2 && !rc; i++) {
-		rc = ip("link", "set", dev[i], "netns", o->ns[i], NULL, NULL);
-		rc = rc ? rc : ip("-n", o->ns[i], "addr", "add", addr[i], "dev", dev[i]);
-		rc = rc ? rc : ip("-n", o->ns[i], "link", "set", dev[i], "up", NULL);
-		rc = rc ? rc : ip("-n", o->ns[i], "link", "set", "lo", "up", NULL);
+		rc = ip(o, err, errlen, "link", "set", dev[i], "netns", o->ns[i], NULL, NULL);
+		rc = rc ? rc : ip(o, err, errlen, "-n", o->ns[i], "addr", "add", addr[i], "dev", dev[i]);
+		rc = rc ? rc : ip(o, err, errlen, "-n", o->ns[i], "link", "set", dev[i], "up", NULL);
+		rc = rc ? rc : ip(o, err, errlen, "-n", o->ns[i], "link", "set", "lo", "up", NULL);
 	}
-	if (rc)
-		snprintf(err, errlen, "--netns: cannot set up namespaces %s and %s with a veth pair "
-			 "(is iproute2 installed? are we root?)", o->ns[0], o->ns[1]);
 	o->addr = "198.18.0.1";
 	return rc;
 }
 
 static void netns_down(struct bench_opts *o)
 {
-	char dev[16];
+	char dev[16], ignored[256];
 
 	if (!o->ns[0][0])
 		return;
 	/* Removing a namespace removes the veth end inside it; a pair that never got moved
 	 * (setup failed half-way) is removed by name.  Either may not exist: fine. */
 	for (int i = 0; i < 2; i++)
-		ip("netns", "delete", o->ns[i], NULL, NULL, NULL, NULL);
+		ip(o, ignored, sizeof(ignored), "netns", "delete", o->ns[i], NULL, NULL, NULL, NULL);
 	snprintf(dev, sizeof(dev), "kxbs%d", (int)getpid());
-	ip("link", "delete", dev, NULL, NULL, NULL, NULL);
+	ip(o, ignored, sizeof(ignored), "link", "delete", dev, NULL, NULL, NULL, NULL);
 	o->ns[0][0] = o->ns[1][0] = 0;
 }
 
@@ -200,31 +231,6 @@ void bench_teardown(struct bench_opts *o)
 	if (o->dir[0])
 		nftw(o->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	o->dir[0] = 0;
-}
-
-/* A small file, or the last cap - 1 bytes of a larger one, NUL-terminated, into buf. */
-static void slurp(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
-	ssize_t n = fd >= 0 ? pread(fd, buf, cap - 1, MAX(size - (off_t)(cap - 1), 0)) : -1;
-
-	buf[n > 0 ? n : 0] = 0;
-	if (fd >= 0)
-		close(fd);
-}
-
-/* The last line of a log that says something, for a reason. */
-static void last_line(const char *path, char *out, size_t cap)
-{
-	char buf[16384], *end, *start;
-
-	slurp(path, buf, sizeof(buf));
-	end = buf + strlen(buf);
-	while (end > buf && end[-1] == '\n')
-		*--end = 0;
-	start = strrchr(buf, '\n');
-	snprintf(out, cap, "%s", start ? start + 1 : buf[0] ? buf : "no message");
 }
 
 /* What follows the last `key` in text (say "tx=", or "\"rx_path\":\""), up to one of
