@@ -12,6 +12,9 @@
 
 #include "util.h"
 
+/* Below this, per-process costs (exec, handshake) distort the per-GiB figures. */
+#define SMALL_FILE (256ull << 20)
+
 static const char *const path_names[BP_COUNT] = {
 	[BP_PLAIN] = "plain", [BP_USERSPACE] = "userspace", [BP_KTLS_TX] = "ktls-tx", [BP_KTLS] = "ktls",
 };
@@ -88,7 +91,11 @@ static void print_host(FILE *f, const struct bench_report *rep)
 void bench_print_table(FILE *f, const struct bench_report *rep)
 {
 	print_host(f, rep);
-	fprintf(f, "medians; spread = (max - min) / median of MB/s; CPU-s/GiB = CPU seconds per GiB moved\n\n");
+	fprintf(f, "medians; spread = (max - min) / median of MB/s; CPU-s/GiB = CPU seconds per GiB moved\n");
+	if (rep->size < SMALL_FILE)
+		fprintf(f, "note: with files this small, process start-up and the handshake weigh as much "
+			"as the transfer: these figures show function, not speed (use --size 1G)\n");
+	fputc('\n', f);
 	fprintf(f, "%-10s %-29s %5s %8s %9s %7s %10s %10s  %-10s %s\n", "path", "cipher", "conns",
 		"Gb/s", "MB/s", "spread", "send CPU", "recv CPU", "sender", "receiver");
 	fprintf(f, "%-10s %-29s %5s %8s %9s %7s %10s %10s\n", "", "", "", "", "", "", "s/GiB", "s/GiB");
