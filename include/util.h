@@ -46,8 +46,8 @@ void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int parse_size(const char *s, uint64_t *out);
 /* A non-negative decimal integer no larger than max; -EINVAL otherwise. */
 int parse_uint(const char *s, uint64_t max, uint64_t *out);
-/* The same, at least 1: counts of threads, connections, runs. */
-int parse_count(const char *s, uint64_t max, uint64_t *out);
+/* A count from 1 to max: threads, connections, runs, seconds. */
+int parse_count(const char *s, unsigned max, unsigned *out);
 struct option;
 /* "bad value 'ARG' for --NAME", NAME found in a getopt_long table by its value; returns 2,
  * the usage exit status. */

@@ -107,14 +107,13 @@ static int parse_ciphers(const char *s, bool want[NCIPHERS])
 static int parse_conns(const char *s, unsigned *out, unsigned cap, unsigned *n)
 {
 	char buf[256], *tok, *save = NULL;
-	uint64_t v;
 
 	*n = 0;
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (*n == cap || parse_count(tok, 256, &v))
+		if (*n == cap || parse_count(tok, 256, &out[*n]))
 			return -EINVAL;
-		out[(*n)++] = (unsigned)v;
+		(*n)++;
 	}
 	return *n ? 0 : -EINVAL;
 }
@@ -217,7 +216,7 @@ int cmd_bench(int argc, char **argv)
 	unsigned conns[16] = { 1 }, nconns = 1;
 	char date[32], err[300];
 	time_t now = time(NULL);
-	uint64_t v;
+	unsigned n;
 	int opt, rc = 0;
 
 	log_set_prog("kxfer bench");
@@ -243,20 +242,18 @@ int cmd_bench(int argc, char **argv)
 				goto bad;
 			break;
 		case OPT_RUNS:
-			if (parse_count(optarg, BENCH_MAX_SAMPLES, &v))
+			if (parse_count(optarg, BENCH_MAX_SAMPLES, &bo.runs))
 				goto bad;
-			bo.runs = (unsigned)v;
 			runs_set = true;
 			break;
 		case OPT_SECONDS:
-			if (parse_count(optarg, 3600, &v))
+			if (parse_count(optarg, 3600, &n))
 				goto bad;
-			bo.seconds = (double)v;
+			bo.seconds = n;
 			break;
 		case OPT_THREADS:
-			if (parse_count(optarg, 1024, &v))
+			if (parse_count(optarg, 1024, &bo.threads))
 				goto bad;
-			bo.threads = (unsigned)v;
 			break;
 		case OPT_NETNS: bo.netns = true; break;
 		case OPT_DIR: dir = optarg; break;

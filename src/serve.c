@@ -342,14 +342,12 @@ int cmd_serve(int argc, char **argv)
 				goto bad;
 			break;
 		case OPT_THREADS:
-			if (parse_count(optarg, 1024, &v))
+			if (parse_count(optarg, 1024, &cfg.threads))
 				goto bad;
-			cfg.threads = (unsigned)v;
 			break;
 		case OPT_MAX_CONNS:
-			if (parse_count(optarg, 1000000, &v))
+			if (parse_count(optarg, 1000000, &cfg.max_conns))
 				goto bad;
-			cfg.max_conns = (unsigned)v;
 			break;
 		case OPT_KEY_LIMIT:
 			if (parse_uint(optarg, KEY_LIMIT_DEFAULT, &v) || v < 8)
@@ -357,9 +355,8 @@ int cmd_serve(int argc, char **argv)
 			cfg.key_limit = v;
 			break;
 		case OPT_IDLE:
-			if (parse_count(optarg, 86400, &v))
+			if (parse_count(optarg, 86400, &cfg.idle_timeout))
 				goto bad;
-			cfg.idle_timeout = (unsigned)v;
 			break;
 		case 'h':
 			fputs(usage, stdout);

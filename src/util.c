@@ -83,9 +83,14 @@ int parse_uint(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-int parse_count(const char *s, uint64_t max, uint64_t *out)
+int parse_count(const char *s, unsigned max, unsigned *out)
 {
-	return parse_uint(s, max, out) || *out == 0 ? -EINVAL : 0;
+	uint64_t v;
+
+	if (parse_uint(s, max, &v) || v == 0)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
 }
 
 int bad_option_value(const struct option *options, int opt, const char *arg)

@@ -94,11 +94,13 @@ static void test_parse_uint(void)
 	CHECK("parse_uint empty", parse_uint("", UINT64_MAX, &v) == -EINVAL);
 	CHECK("parse_uint NULL", parse_uint(NULL, UINT64_MAX, &v) == -EINVAL);
 	CHECK("parse_uint untouched on error", v == SENTINEL);
-	CHECK("parse_count 1", parse_count("1", 10, &v) == 0 && v == 1);
-	CHECK("parse_count 10 max 10", parse_count("10", 10, &v) == 0 && v == 10);
-	CHECK("parse_count 0 refused", parse_count("0", 10, &v) == -EINVAL);
-	CHECK("parse_count 11 max 10 refused", parse_count("11", 10, &v) == -EINVAL);
-	CHECK("parse_count junk refused", parse_count("x", 10, &v) == -EINVAL);
+	unsigned c = 99;
+
+	CHECK("parse_count 1", parse_count("1", 10, &c) == 0 && c == 1);
+	CHECK("parse_count 10 max 10", parse_count("10", 10, &c) == 0 && c == 10);
+	CHECK("parse_count 0 refused", parse_count("0", 10, &c) == -EINVAL);
+	CHECK("parse_count 11 max 10 refused", parse_count("11", 10, &c) == -EINVAL);
+	CHECK("parse_count junk refused", parse_count("x", 10, &c) == -EINVAL);
 }
 
 static void test_hex(void)
