@@ -25,6 +25,10 @@ struct http_request {
 	const char *range;         /* header values, or NULL */
 	const char *if_range;
 	const char *authorization;
+	const char *accept;
+	const char *want_repr_digest; /* RFC 9530: "sha-256=10" asks for Repr-Digest */
+	const char *repr_digest;      /* RFC 9530: the digest of an uploaded body */
+	const char *oc_mtime;         /* X-OC-Mtime: seconds since the epoch (ownCloud, rclone) */
 	size_t head_len;           /* bytes of the head, including the blank line */
 };
 
@@ -41,6 +45,8 @@ struct http_response_head {
 	bool keep_alive;
 	int64_t range_start, range_end, range_total;  /* from Content-Range, or -1 */
 	const char *etag;          /* inside the parsed buffer, or NULL */
+	const char *last_modified; /* header values inside the parsed buffer, or NULL */
+	const char *repr_digest;
 	size_t head_len;
 };
 
@@ -59,6 +65,8 @@ struct http_reply {
 	bool close;
 	const char *allow;
 	const char *www_authenticate;
+	const char *repr_digest;   /* base64 of the SHA-256: "Repr-Digest: sha-256=:...:" */
+	bool mtime_accepted;       /* "X-OC-MTime: accepted" (the request's X-OC-Mtime was set) */
 };
 
 /* Formats a response head; returns its length, or -ENOSPC if cap is too small. */
@@ -66,6 +74,14 @@ int http_format_reply(char *buf, size_t cap, const struct http_reply *r);
 const char *http_reason(int status);
 /* RFC 7231 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (needs 30 bytes). */
 char *http_date(time_t t, char *buf, size_t cap);
+/* Parses an IMF-fixdate (the form every current server sends); -EINVAL otherwise. */
+int http_parse_date(const char *s, time_t *out);
+
+/* RFC 9530 integrity fields.  Does a Want-Repr-Digest value ask for sha-256 (weight > 0)? */
+bool http_wants_sha256(const char *want);
+/* The sha-256 member of a Repr-Digest dictionary ("sha-256=:BASE64:"): 0, -ENOENT when
+ * there is none, -EINVAL when it is malformed. */
+int http_digest_sha256(const char *repr_digest, uint8_t out[32]);
 
 /* Byte ranges (RFC 9110 14): one "Range: bytes=..." request header. */
 enum range_result {

@@ -89,6 +89,17 @@ int tls_selfsigned(const char *dir, char *cert, char *key, size_t cap, bool *cre
 /* SHA-256 of the first certificate in a PEM file, as 64 lower-case hex digits. */
 int tls_fingerprint(const char *cert_file, char hex[65]);
 
+/* SHA-256 over a stream of bytes (RFC 9530 Repr-Digest, kxfer --verify). */
+struct sha256;
+struct sha256 *sha256_new(void);
+void sha256_update(struct sha256 *h, const void *data, size_t len);
+/* Writes the digest and frees h. */
+void sha256_final(struct sha256 *h, uint8_t out[32]);
+void sha256_free(struct sha256 *h);
+/* SHA-256 of a file's bytes [0, size) read with pread; 0, -errno, or -ENODATA when the
+ * file is shorter than size. */
+int sha256_fd(int fd, uint64_t size, uint8_t out[32]);
+
 /* What the OpenSSL this process runs with can do (kxfer doctor). */
 struct tls_library {
 	const char *version;       /* "OpenSSL 3.0.19 27 Jan 2026" */

@@ -60,6 +60,13 @@ void hex_encode(const uint8_t *in, size_t len, char *out);
 /* Parses exactly 2*len hex digits (':' separators allowed); -EINVAL otherwise. */
 int hex_decode(const char *in, uint8_t *out, size_t len);
 
+/* Standard base64 (RFC 4648 4) with padding: the encoded length (out is NUL-terminated),
+ * or -ENOSPC. */
+int base64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
+/* Decodes exactly n characters of padded base64; the byte count, or -EINVAL (bad
+ * character or padding, or more than cap bytes). */
+int base64_decode(const char *in, size_t n, uint8_t *out, size_t cap);
+
 /* Constant-time comparison of two byte strings of possibly different lengths. */
 bool ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 

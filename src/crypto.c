@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,6 +192,67 @@ int tls_selfsigned(const char *dir, char *cert, char *key, size_t cap, bool *cre
 	}
 	*created = true;
 	return 0;
+}
+
+struct sha256 *sha256_new(void)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		md = NULL;
+	}
+	return (struct sha256 *)md;
+}
+
+void sha256_update(struct sha256 *h, const void *data, size_t len)
+{
+	EVP_DigestUpdate((EVP_MD_CTX *)h, data, len);
+}
+
+void sha256_final(struct sha256 *h, uint8_t out[32])
+{
+	unsigned n = 32;
+
+	EVP_DigestFinal_ex((EVP_MD_CTX *)h, out, &n);
+	EVP_MD_CTX_free((EVP_MD_CTX *)h);
+}
+
+void sha256_free(struct sha256 *h)
+{
+	EVP_MD_CTX_free((EVP_MD_CTX *)h);
+}
+
+int sha256_fd(int fd, uint64_t size, uint8_t out[32])
+{
+	enum { CHUNK = 1024 * 1024 };
+	struct sha256 *h = sha256_new();
+	char *buf = malloc(CHUNK);
+	uint64_t off = 0;
+	int rc = 0;
+
+	if (!h || !buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (off < size) {
+		ssize_t n = pread(fd, buf, (size_t)MIN((uint64_t)CHUNK, size - off), (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -ENODATA;
+			goto out;
+		}
+		sha256_update(h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	sha256_final(h, out);
+	h = NULL;
+out:
+	sha256_free(h);
+	free(buf);
+	return rc;
 }
 
 void tls_library_info(struct tls_library *out)

@@ -188,6 +188,14 @@ int http_parse_request(char *buf, size_t len, struct http_request *req)
 			req->authorization = value;
 		} else if (!strcasecmp(name, "Expect")) {
 			req->expect_continue = !strcasecmp(value, "100-continue");
+		} else if (!strcasecmp(name, "Accept")) {
+			req->accept = value;
+		} else if (!strcasecmp(name, "Want-Repr-Digest")) {
+			req->want_repr_digest = value;
+		} else if (!strcasecmp(name, "Repr-Digest")) {
+			req->repr_digest = value;
+		} else if (!strcasecmp(name, "X-OC-Mtime")) {
+			req->oc_mtime = value;
 		}
 	}
 	if (req->version_minor >= 1 && !req->host)
@@ -258,6 +266,10 @@ int http_parse_response(char *buf, size_t len, struct http_response_head *resp)
 			parse_content_range(value, resp);
 		} else if (!strcasecmp(name, "ETag")) {
 			resp->etag = value;
+		} else if (!strcasecmp(name, "Last-Modified")) {
+			resp->last_modified = value;
+		} else if (!strcasecmp(name, "Repr-Digest")) {
+			resp->repr_digest = value;
 		}
 	}
 	resp->keep_alive = resp->version_minor >= 1 ? !connection_close : connection_keep && !connection_close;
@@ -301,6 +313,78 @@ char *http_date(time_t t, char *buf, size_t cap)
 	return buf;
 }
 
+int http_parse_date(const char *s, time_t *out)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char wday[4], mon[4], zone[4];
+	int day, year, h, m, sec, used = 0;
+	const char *found;
+	struct tm tm = { 0 };
+
+	if (!s || sscanf(s, "%3s %2d %3s %4d %2d:%2d:%2d %3s%n", wday, &day, mon, &year, &h, &m,
+			 &sec, zone, &used) != 8 || s[used] || wday[3] != 0 || strlen(wday) != 3 ||
+	    s[3] != ',' || strcmp(zone, "GMT") || strlen(mon) != 3)
+		return -EINVAL;
+	found = strstr(months, mon);
+	if (!found || (found - months) % 3 || day < 1 || day > 31 || year < 1970 || h > 23 ||
+	    m > 59 || sec > 60 || h < 0 || m < 0 || sec < 0)
+		return -EINVAL;
+	tm.tm_mday = day;
+	tm.tm_mon = (int)(found - months) / 3;
+	tm.tm_year = year - 1900;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	*out = timegm(&tm);
+	return 0;
+}
+
+/* Dictionary members (RFC 8941) "key=value" separated by commas: finds key's value. */
+static const char *dict_member(const char *dict, const char *key, size_t *vlen)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = dict; p && *p;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!strncasecmp(p, key, klen) && p[klen] == '=') {
+			p += klen + 1;
+			*vlen = strcspn(p, ",");
+			while (*vlen && (p[*vlen - 1] == ' ' || p[*vlen - 1] == '\t'))
+				(*vlen)--;
+			return p;
+		}
+		p = strchr(p, ',');
+	}
+	return NULL;
+}
+
+bool http_wants_sha256(const char *want)
+{
+	size_t n;
+	const char *v = want ? dict_member(want, "sha-256", &n) : NULL;
+	uint64_t weight;
+	char num[8];
+
+	if (!v || n == 0 || n >= sizeof(num))
+		return false;
+	memcpy(num, v, n);
+	num[n] = 0;
+	return parse_uint(num, 10, &weight) == 0 && weight > 0;
+}
+
+int http_digest_sha256(const char *repr_digest, uint8_t out[32])
+{
+	size_t n;
+	const char *v = repr_digest ? dict_member(repr_digest, "sha-256", &n) : NULL;
+
+	if (!v)
+		return -ENOENT;
+	if (n < 2 || v[0] != ':' || v[n - 1] != ':' || base64_decode(v + 1, n - 2, out, 32) != 32)
+		return -EINVAL;
+	return 0;
+}
+
 int http_format_reply(char *buf, size_t cap, const struct http_reply *r)
 {
 	char date[40];
@@ -334,6 +418,10 @@ int http_format_reply(char *buf, size_t cap, const struct http_reply *r)
 		ADD("Allow: %s\r\n", r->allow);
 	if (r->www_authenticate)
 		ADD("WWW-Authenticate: %s\r\n", r->www_authenticate);
+	if (r->repr_digest)
+		ADD("Repr-Digest: sha-256=:%s:\r\n", r->repr_digest);
+	if (r->mtime_accepted)
+		ADD("X-OC-MTime: accepted\r\n");
 	if (r->close)
 		ADD("Connection: close\r\n");
 	ADD("\r\n");

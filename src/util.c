@@ -159,6 +159,60 @@ void hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = 0;
 }
 
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int base64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if ((len + 2) / 3 * 4 + 1 > cap)
+		return -ENOSPC;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
+			     (i + 2 < len ? in[i + 2] : 0);
+
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = i + 1 < len ? b64[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < len ? b64[v & 63] : '=';
+	}
+	out[o] = 0;
+	return (int)o;
+}
+
+int base64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (n % 4)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i += 4) {
+		uint32_t v = 0;
+		int pad = 0;
+
+		for (int j = 0; j < 4; j++) {
+			const char *p = in[i + j] ? strchr(b64, in[i + j]) : NULL;
+
+			if (in[i + j] == '=' && i + 4 == n && j >= 2 && (j == 3 || in[i + 3] == '=')) {
+				pad++;
+				v <<= 6;
+				continue;
+			}
+			if (!p || pad)
+				return -EINVAL;
+			v = v << 6 | (uint32_t)(p - b64);
+		}
+		if (o + 3 - (size_t)pad > cap)
+			return -EINVAL;
+		out[o++] = (uint8_t)(v >> 16);
+		if (pad < 2)
+			out[o++] = (uint8_t)(v >> 8);
+		if (pad < 1)
+			out[o++] = (uint8_t)v;
+	}
+	return (int)o;
+}
+
 static int hex_val(int c)
 {
 	if (c >= '0' && c <= '9')
