@@ -14,7 +14,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 SRC      := $(wildcard src/*.c)
 OBJ      := $(SRC:src/%.c=$(BUILD)/obj/%.o)
 # Pure modules the unit tests link against (no sockets, no OpenSSL).
-PURE     := http path url util
+PURE     := http listing path url util
 PURE_OBJ := $(PURE:%=$(BUILD)/obj/%.o)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 

@@ -21,8 +21,12 @@ enum exit_code {
 	EXIT_TLS = 5,
 	EXIT_HTTP = 6,
 	EXIT_PROTOCOL = 7,
+	EXIT_VERIFY = 8,    /* --verify: the bytes' SHA-256 is not the server's, or it gave none */
 	EXIT_RESUME = 100,  /* internal: the body ended early but cleanly; ask for the rest */
 };
+
+#define SPLIT_SIZE_DEFAULT (64ull << 20)  /* files above it are fetched in ranges */
+#define PARALLEL_MAX 64
 
 struct client_opts {
 	const char *url;
@@ -34,6 +38,11 @@ struct client_opts {
 	enum ktls_mode ktls;
 	unsigned timeout;        /* seconds without progress before giving up */
 	uint64_t key_limit;      /* records sent under one key at most */
+	/* trees and parallel transfers (tree.c) */
+	bool recursive, verify, force;
+	unsigned parallel;       /* 0: not given */
+	uint64_t split_size;     /* files larger than this are fetched as ranges */
+	uint64_t limit_rate;     /* bytes per second, all connections; 0: no limit */
 };
 
 struct tls_ctx;
@@ -67,6 +76,14 @@ int client_read_head(struct client *c, bool want_interim);
  * 0 at the end of the stream (close_notify), or -exit_code. */
 long client_read(struct client *c, void *buf, size_t len);
 void client_close(struct client *c);
+/* Reads a whole small body (Content-Length, chunked, or to the end) into a new buffer,
+ * at most max bytes; an exit code. */
+int client_read_small_body(struct client *c, char **body, size_t *len, size_t max);
+/* Sends "METHOD TARGET HTTP/1.1" with Host, User-Agent, the bearer token and extra (whole
+ * header lines); an exit code. */
+int client_request(struct client *c, const char *method, const char *target, const char *extra);
+/* The response and its body are consumed: ready for the next one on this connection. */
+void client_next_response(struct client *c);
 /* Counts records sent; true when the key-usage limit is reached (then the caller sends
  * a KeyUpdate, which only userspace TLS can). */
 bool client_count_records(struct client *c, uint64_t bytes);
@@ -75,6 +92,18 @@ bool client_count_records(struct client *c, uint64_t bytes);
 const char *client_path_name(const struct client *c, bool tx);
 /* Prints the result line (or JSON) and returns code. */
 int client_report(struct client *c, int code, uint64_t bytes, double secs, const char *dest);
+
+/* put.c, shared with put -r: the body of a PUT, spliced (kernel TLS, plaintext) or through
+ * OpenSSL, read with io (its fd is set here); tick is told of every piece sent. */
+struct fileio;
+struct put_meter {
+	void (*tick)(void *arg, uint64_t n, uint64_t total);
+	void *arg;
+};
+int put_body(struct client *c, struct fileio *io, int fd, uint64_t size, char **buf, uint64_t *sent,
+	     const struct put_meter *meter);
+/* After "Expect: 100-continue": waits a moment for a refusal; *refused when one came. */
+int put_await_continue(struct client *c, bool *refused);
 
 int cmd_get(int argc, char **argv);
 int cmd_put(int argc, char **argv);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what kxfer needs on Debian/Ubuntu: build dependencies, the test peers (curl,
-# wget, openssl, nginx, python3) and the benchmark tools.  Only what is missing is
+# wget, openssl, nginx, python3, rsync over ssh, rclone, aria2) and the benchmark tools.  Only what is missing is
 # installed; as a non-root user it prints the exact command instead.
 set -eu
 
@@ -8,6 +8,7 @@ packages=(
     gcc make pkg-config libssl-dev liburing-dev          # build
     openssl curl wget nginx-light python3 procps iproute2 # tests: real peers
     hyperfine gnuplot-nox file                            # bench: timings, charts
+    rsync openssh-server openssh-client rclone aria2 attr # trees: the tools kxfer -r is measured against
 )
 
 missing=()

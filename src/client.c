@@ -17,11 +17,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listing.h"
 #include "tls.h"
 #include "util.h"
 
 enum { OPT_CA = 256, OPT_PIN, OPT_CERT, OPT_KEY, OPT_TOKEN, OPT_KTLS, OPT_JSON, OPT_QUIET,
-       OPT_CONTINUE, OPT_TIMEOUT, OPT_KEY_LIMIT };
+       OPT_CONTINUE, OPT_TIMEOUT, OPT_KEY_LIMIT, OPT_PARALLEL, OPT_SPLIT, OPT_VERIFY, OPT_FORCE,
+       OPT_LIMIT_RATE };
 
 static const struct option options[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -37,6 +39,12 @@ static const struct option options[] = {
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "key-limit", required_argument, NULL, OPT_KEY_LIMIT },
+	{ "recursive", no_argument, NULL, 'r' },
+	{ "parallel", required_argument, NULL, OPT_PARALLEL },
+	{ "split-size", required_argument, NULL, OPT_SPLIT },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "limit-rate", required_argument, NULL, OPT_LIMIT_RATE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -51,8 +59,24 @@ int client_parse(int argc, char **argv, struct client_opts *o, const char *usage
 	o->ktls = KTLS_AUTO;
 	o->timeout = 30;
 	o->key_limit = KEY_LIMIT_DEFAULT;
-	while ((opt = getopt_long(argc, argv, put ? "kh" : "o:kh", options, NULL)) != -1) {
+	o->split_size = SPLIT_SIZE_DEFAULT;
+	while ((opt = getopt_long(argc, argv, put ? "rkh" : "o:rkh", options, NULL)) != -1) {
 		switch (opt) {
+		case 'r': o->recursive = true; break;
+		case OPT_VERIFY: o->verify = true; break;
+		case OPT_FORCE: o->force = true; break;
+		case OPT_PARALLEL:
+			if (parse_count(optarg, PARALLEL_MAX, &o->parallel))
+				return bad_option_value(options, opt, optarg);
+			break;
+		case OPT_SPLIT:
+			if (parse_size(optarg, &o->split_size) || o->split_size < (1u << 20))
+				return bad_option_value(options, opt, optarg);
+			break;
+		case OPT_LIMIT_RATE:
+			if (parse_size(optarg, &o->limit_rate) || o->limit_rate < 1024)
+				return bad_option_value(options, opt, optarg);
+			break;
 		case 'o': o->output = optarg; break;
 		case 'k': o->insecure = true; break;
 		case OPT_CA: o->ca_file = optarg; break;
@@ -106,6 +130,10 @@ int client_parse(int argc, char **argv, struct client_opts *o, const char *usage
 	if (put)
 		o->input = argv[optind++];
 	o->url = argv[optind];
+	if (o->resume && o->recursive) {
+		log_err("-r always resumes what an earlier run left; --continue is for one file");
+		return EXIT_USAGE;
+	}
 	if (!!o->cert_file != !!o->key_file) {
 		log_err("--cert and --key go together");
 		return EXIT_USAGE;
@@ -427,4 +455,107 @@ void client_close(struct client *c)
 	c->tls = NULL;
 	c->ctx = NULL;
 	c->fd = -1;
+}
+
+int client_read_small_body(struct client *c, char **body, size_t *len, size_t max)
+{
+	const struct http_response_head *r = &c->resp;
+	size_t cap = r->content_length >= 0 ? (size_t)MIN((uint64_t)r->content_length, max) + 1 : 65536;
+	size_t n = 0;
+	char *buf = malloc(cap), *grown;
+	long got;
+	bool empty = r->status == 204 || r->status == 304 || r->status < 200; /* never a body */
+
+	if (r->content_length > (int64_t)max) {
+		free(buf);
+		snprintf(c->err, sizeof(c->err), "the response body (%lld bytes) is larger than %zu",
+			 (long long)r->content_length, max);
+		return EXIT_PROTOCOL;
+	}
+	while (buf && !empty) {
+		if (r->content_length >= 0 && n == (size_t)r->content_length)
+			break;
+		if (r->chunked) {
+			size_t body_len;
+			long used = n ? http_dechunk(buf, n, &body_len) : 0;
+
+			if (used < 0) {
+				snprintf(c->err, sizeof(c->err), "malformed chunked body");
+				free(buf);
+				return EXIT_PROTOCOL;
+			}
+			if (used > 0) {
+				/* bytes past the last chunk would be the next response: none, unpipelined */
+				n = body_len;
+				break;
+			}
+		}
+		if (n + 1 >= cap) {
+			if (cap > max) {
+				snprintf(c->err, sizeof(c->err), "the response body is larger than %zu bytes", max);
+				free(buf);
+				return EXIT_PROTOCOL;
+			}
+			grown = realloc(buf, cap * 2);
+			if (!grown)
+				break;
+			buf = grown;
+			cap *= 2;
+		}
+		got = client_read(c, buf + n, (r->content_length >= 0 ? (size_t)r->content_length - n
+								       : cap - n - 1));
+		if (got < 0) {
+			free(buf);
+			return (int)-got;
+		}
+		if (got == 0) {
+			if (r->content_length >= 0 || r->chunked) {
+				snprintf(c->err, sizeof(c->err), "the response body ended early");
+				free(buf);
+				return EXIT_PROTOCOL;
+			}
+			c->resp.keep_alive = false;
+			break;
+		}
+		n += (size_t)got;
+	}
+	if (!buf) {
+		snprintf(c->err, sizeof(c->err), "out of memory");
+		return EXIT_OTHER;
+	}
+	buf[n] = 0;
+	*body = buf;
+	*len = n;
+	return EXIT_OK;
+}
+
+void client_next_response(struct client *c)
+{
+	size_t rest = c->head_len - c->resp.head_len;
+
+	memmove(c->head, c->head + c->resp.head_len, rest);
+	c->head_len = rest;
+	c->head[rest] = 0;
+	c->resp.head_len = 0;
+}
+
+int client_request(struct client *c, const char *method, const char *target, const char *extra)
+{
+	char req[12288], host[300], auth[600] = "";
+	int n, rc;
+
+	url_host_header(&c->url, host, sizeof(host));
+	if (c->opts->token)
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", c->opts->token);
+	n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kxfer/%s\r\n%s%s\r\n",
+		     method, target, host, kxfer_version, extra, auth);
+	explicit_bzero(auth, sizeof(auth));
+	if (n >= (int)sizeof(req)) {
+		snprintf(c->err, sizeof(c->err), "request too long");
+		rc = EXIT_USAGE;
+	} else {
+		rc = client_send(c, req, (size_t)n);
+	}
+	explicit_bzero(req, sizeof(req));
+	return rc;
 }

@@ -14,6 +14,7 @@
 #include "fileio.h"
 #include "progress.h"
 #include "tls.h"
+#include "tree.h"
 #include "util.h"
 
 #define BUF_SIZE (1024 * 1024)
@@ -36,14 +37,29 @@ static const char usage[] =
 "      --key-limit N    TLS records this side sends under one key at most (default 2^24)\n"
 "      --json           print the summary as one JSON object on stdout (stderr with -o -)\n"
 "      --quiet          no progress line and no summary\n"
+"  -r, --recursive      URL is a directory: download the tree under it into -o DIR (default:\n"
+"                       the URL's last directory name), from JSON listings (kxfer serve, or\n"
+"                       nginx with autoindex_format json); files whose size and mtime match\n"
+"                       are skipped, and a rerun resumes an interrupted one\n"
+"      --parallel N     N keep-alive connections (default with -r: the CPUs, 4 to 16); a\n"
+"                       single file is fetched as N byte ranges\n"
+"      --split-size SIZE  with -r, files larger than SIZE are fetched as byte ranges on\n"
+"                       several connections (default 64M, at least 1M)\n"
+"      --verify         ask for the server's SHA-256 (RFC 9530 Want-Repr-Digest) and compare\n"
+"                       it with the bytes on disk before renaming into place (exit 8 if not)\n"
+"      --force          with -r, fetch files even when size and mtime match\n"
+"      --limit-rate RATE  at most RATE bytes per second in all (curl's units: 500K, 10M, 1G)\n"
 "  -h, --help           this text\n"
 "\n"
 "A body that ends early with a clean close_notify (a kernel-TLS server at its key-usage\n"
 "limit) is resumed on a new connection with Range and If-Range.\n"
 "The body goes to .FILE.kxfer-part beside FILE and is renamed to FILE when complete; a\n"
 "failed download removes it, unless --continue was given, which keeps it to resume from.\n"
+"Files get the server's Last-Modified as their mtime.  --parallel, --verify and --limit-rate\n"
+"write through .FILE.kxfer-part and .FILE.kxfer-state (what is done, for resuming).\n"
 "Exit codes: 0 ok, 1 other, 2 usage, 3 local I/O, 4 network, 5 TLS, 6 HTTP status >= 300,\n"
-"7 protocol (malformed or truncated response).\n";
+"7 protocol (malformed or truncated response), 8 --verify found different bytes or no digest.\n"
+"With -r: 0 when every file arrived, else the code of the first failure (8 before others).\n";
 
 struct download {
 	struct client c;
@@ -307,6 +323,12 @@ int cmd_get(int argc, char **argv)
 	rc = client_parse(argc, argv, &o, usage, false);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
+	if (o.recursive || o.parallel || o.verify || o.limit_rate) {
+		if (!o.parallel)
+			o.parallel = o.recursive ? tree_default_parallel() : 1;
+		if (o.recursive)
+			return tree_get(&o, o.output);
+	}
 	d.dest = o.output;
 	if (!d.dest) {
 		struct url u;
@@ -320,6 +342,8 @@ int cmd_get(int argc, char **argv)
 		}
 		d.dest = name;
 	}
+	if (o.parallel)
+		return tree_get_one(&o, d.dest);
 	rc = open_output(&d, o.resume);
 	if (rc < 0) {
 		log_err("%s: %s", d.dest, strerror(-rc));

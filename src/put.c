@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "progress.h"
 #include "tls.h"
+#include "tree.h"
 #include "util.h"
 
 #define BUF_SIZE (1024 * 1024)
@@ -39,10 +40,20 @@ static const char usage[] =
 "                       never sent with kernel TLS, which cannot\n"
 "      --json           print the summary as one JSON object on stdout\n"
 "      --quiet          no progress line and no summary\n"
+"  -r, --recursive      FILE is a directory: upload every regular file under it to URL/\n"
+"                       (kxfer serve makes the directories; nginx with create_full_put_path);\n"
+"                       files whose size and mtime match the server's listing are skipped\n"
+"      --parallel N     with -r, N keep-alive connections (default: the CPUs, 4 to 16)\n"
+"      --verify         send the file's SHA-256 (RFC 9530 Repr-Digest): the server keeps the\n"
+"                       file only if what it wrote matches, and says so (exit 8 if not)\n"
+"      --force          with -r, upload files even when size and mtime match\n"
+"      --limit-rate RATE  at most RATE bytes per second in all (curl's units: 500K, 10M)\n"
 "  -h, --help           this text\n"
 "\n"
+"Every upload carries the file's mtime in X-OC-Mtime (kxfer serve sets it).\n"
 "Exit codes: 0 ok, 1 other, 2 usage, 3 local I/O, 4 network, 5 TLS, 6 HTTP status >= 300,\n"
-"7 protocol (malformed response).\n";
+"7 protocol (malformed response), 8 --verify: the server received other bytes, or said nothing.\n"
+"With -r: 0 when every file arrived, else the code of the first failure (8 before others).\n";
 
 /* Appends name to a URL ending in '/', percent-encoding what a path may not hold. */
 static int url_with_name(const char *url, const char *path, char *out, size_t cap)
@@ -83,7 +94,7 @@ static int send_head(struct client *c, uint64_t size)
 }
 
 /* With "Expect: 100-continue" a server may refuse before we send a byte. */
-static int await_continue(struct client *c, bool *refused)
+int put_await_continue(struct client *c, bool *refused)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	int rc;
@@ -97,10 +108,16 @@ static int await_continue(struct client *c, bool *refused)
 	return rc;
 }
 
+static void m_tick(const struct put_meter *m, uint64_t n, uint64_t total)
+{
+	if (m->tick)
+		m->tick(m->arg, n, total);
+}
+
 /* Kernel TLS sending: file -> pipe -> socket splices through the ring; the kernel
  * encrypts, and the body never enters this process. */
 static int splice_body(struct client *c, struct fileio *io, int fd, uint64_t size, uint64_t *sent,
-		       struct progress *p)
+		       const struct put_meter *meter)
 {
 	int pipefd[2], size_pipe, rc = EXIT_OK;
 	uint64_t off = 0;
@@ -132,43 +149,36 @@ static int splice_body(struct client *c, struct fileio *io, int fd, uint64_t siz
 			}
 			n -= m;
 			*sent += (uint64_t)m;
+			m_tick(meter, (uint64_t)m, *sent);
 		}
-		progress_update(p, *sent);
 	}
 	close(pipefd[0]);
 	close(pipefd[1]);
 	return rc;
 }
 
-/* Reads the file two buffers at a time (io_uring) and sends each through TLS, or splices
- * it when the kernel holds the send keys. */
-static int send_body(struct client *c, int fd, uint64_t size, char **buf, uint64_t *sent)
+int put_body(struct client *c, struct fileio *io, int fd, uint64_t size, char **buf, uint64_t *sent,
+	     const struct put_meter *meter)
 {
-	struct fileio io;
-	struct progress p;
 	unsigned cur = 0;
 	uint64_t next = 0;
 	int rc = EXIT_OK;
 	long n;
 
-	if (fileio_init(&io, fd) < 0) {
-		snprintf(c->err, sizeof(c->err), "cannot set up io_uring");
-		return EXIT_OTHER;
-	}
-	progress_begin(&p, size, 0, c->opts->quiet);
+	io->fd = fd;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &(int){ 1 }, sizeof(int));
 	if (c->tx_kernel) {
-		rc = splice_body(c, &io, fd, size, sent, &p);
+		rc = splice_body(c, io, fd, size, sent, meter);
 		next = size;
 	}
 	for (unsigned i = 0; i < FILEIO_SLOTS && next < size; i++) {
 		size_t len = (size_t)MIN((uint64_t)BUF_SIZE, size - next);
 
-		fileio_start(&io, i, false, buf[i], len, next);
+		fileio_start(io, i, false, buf[i], len, next);
 		next += len;
 	}
 	while (*sent < size && rc == EXIT_OK) {
-		n = fileio_wait(&io, cur);
+		n = fileio_wait(io, cur);
 		if (n <= 0) {
 			snprintf(c->err, sizeof(c->err), "reading the file: %s",
 				 n < 0 ? strerror((int)-n) : "it shrank while being sent");
@@ -181,16 +191,40 @@ static int send_body(struct client *c, int fd, uint64_t size, char **buf, uint64
 		if (client_count_records(c, (uint64_t)n))
 			tls_key_update(c->tls); /* RFC 8446 5.5: a fresh key before the limit */
 		*sent += (uint64_t)n;
-		progress_update(&p, *sent);
+		m_tick(meter, (uint64_t)n, *sent);
 		if (next < size) {
 			size_t len = (size_t)MIN((uint64_t)BUF_SIZE, size - next);
 
-			fileio_start(&io, cur, false, buf[cur], len, next);
+			fileio_start(io, cur, false, buf[cur], len, next);
 			next += len;
 		}
 		cur ^= 1;
 	}
+	for (unsigned i = 0; i < FILEIO_SLOTS; i++) /* nothing may be in flight into buf */
+		fileio_wait(io, i);
 	setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &(int){ 0 }, sizeof(int));
+	return rc;
+}
+
+static void progress_tick(void *arg, uint64_t n, uint64_t total)
+{
+	progress_update(arg, total);
+}
+
+/* One file: its own ring and a progress line. */
+static int send_body(struct client *c, int fd, uint64_t size, char **buf, uint64_t *sent)
+{
+	struct fileio io;
+	struct progress p;
+	struct put_meter m = { progress_tick, &p };
+	int rc;
+
+	if (fileio_init(&io, fd) < 0) {
+		snprintf(c->err, sizeof(c->err), "cannot set up io_uring");
+		return EXIT_OTHER;
+	}
+	progress_begin(&p, size, 0, c->opts->quiet);
+	rc = put_body(c, &io, fd, size, buf, sent, &m);
 	progress_end(&p);
 	fileio_exit(&io);
 	return rc;
@@ -238,6 +272,18 @@ int cmd_put(int argc, char **argv)
 	rc = client_parse(argc, argv, &o, usage, true);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
+	if (o.recursive || o.parallel || o.verify || o.limit_rate) {
+		if (!o.parallel)
+			o.parallel = o.recursive ? tree_default_parallel() : 1;
+		if (o.recursive)
+			return tree_put(&o, o.input);
+		if (url_with_name(o.url, o.input, url, sizeof(url))) {
+			log_err("URL too long");
+			return EXIT_USAGE;
+		}
+		o.url = url;
+		return tree_put(&o, o.input);
+	}
 	if (url_with_name(o.url, o.input, url, sizeof(url))) {
 		log_err("URL too long");
 		return EXIT_USAGE;
@@ -272,7 +318,7 @@ int cmd_put(int argc, char **argv)
 	if (rc == EXIT_OK)
 		rc = send_head(&c, (uint64_t)st.st_size);
 	if (rc == EXIT_OK && st.st_size > 0)
-		rc = await_continue(&c, &refused);
+		rc = put_await_continue(&c, &refused);
 	if (rc == EXIT_OK && !refused)
 		rc = read_answer(&c, send_body(&c, fd, (uint64_t)st.st_size, buf, &sent));
 	if (rc == EXIT_OK)

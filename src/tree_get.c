@@ -1,0 +1,613 @@
+/* kxfer get -r and get --parallel: what a download task does.
+ *
+ * A file is planned into chunks (one, or byte ranges of at most --split-size for a large
+ * file) written at their offsets into one preallocated part file, .NAME.kxfer-part.  Its
+ * state file, .NAME.kxfer-state, holds the size, the chunk size, the validator (ETag) and,
+ * per chunk, how many bytes from its start are on disk, so an interrupted run resumes
+ * where it stopped.  Only the first chunk is asked for without If-Range; its response's
+ * ETag goes into If-Range on every other chunk, so a file that changes during the transfer
+ * is answered 200 instead of 206 and fetched again, never stitched from two versions.
+ * When every chunk is in, the part file gets the server's mtime, is checked against the
+ * server's Repr-Digest (--verify) and renamed into place. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "path.h"
+#include "tls.h"
+#include "tree.h"
+#include "util.h"
+
+#define STATE_MAGIC "kxfer-part 1"
+#define LINE 21                   /* "%020llu\n" */
+#define HEADER 256
+#define MAX_RESTARTS 3            /* a file that keeps changing */
+
+struct paths {
+	char final[PATH_MAX], part[PATH_MAX], state[PATH_MAX];
+};
+
+static int make_paths(const struct tree *t, const struct tfile *f, struct paths *p)
+{
+	char tmp[PATH_MAX], *slash;
+	int rc = t->single ? (snprintf(p->final, sizeof(p->final), "%s", t->local) < (int)sizeof(p->final) ? 0
+			      : -ENAMETOOLONG) : tree_local_path(t->local, f->rel, p->final, sizeof(p->final));
+
+	if (rc)
+		return rc;
+	snprintf(tmp, sizeof(tmp), "%s", p->final);
+	slash = strrchr(tmp, '/');
+	if (slash)
+		*slash = 0;
+	if (snprintf(p->part, sizeof(p->part), "%s%s.%s.kxfer-part", slash ? tmp : "", slash ? "/" : "",
+		     slash ? slash + 1 : tmp) >= (int)sizeof(p->part) ||
+	    snprintf(p->state, sizeof(p->state), "%.*s.kxfer-state", (int)(strlen(p->part) - 11), p->part) >=
+		    (int)sizeof(p->state))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static uint64_t chunk_len(const struct tfile *f, unsigned k)
+{
+	uint64_t start = (uint64_t)k * f->chunk;
+
+	return MIN(f->chunk, f->size - start);
+}
+
+/* Persists chunk k's progress: one fixed-width line, written in place. */
+static void save_done(struct tfile *f, unsigned k)
+{
+	char line[LINE + 1];
+
+	if (f->state_fd < 0)
+		return;
+	snprintf(line, sizeof(line), "%020llu\n", (unsigned long long)f->done[k]);
+	/* The state is an optimisation: if it cannot be written, a rerun starts over. */
+	(void)!pwrite(f->state_fd, line, LINE, HEADER + (off_t)k * LINE);
+}
+
+/* The state file's first HEADER bytes: a line padded with spaces, so that the chunk lines
+ * after it stay where they are when the ETag becomes known. */
+static void save_header(const struct tfile *f)
+{
+	char head[HEADER + 1];
+	int n = snprintf(head, sizeof(head), STATE_MAGIC " %llu %llu %u %s", (unsigned long long)f->size,
+			 (unsigned long long)f->chunk, f->nchunks, f->etag[0] ? f->etag : "-");
+
+	if (f->state_fd < 0 || n < 0 || n >= HEADER)
+		return;
+	memset(head + n, ' ', (size_t)(HEADER - 1 - n));
+	head[HEADER - 1] = '\n';
+	(void)!pwrite(f->state_fd, head, HEADER, 0);
+}
+
+/* Picks up an earlier run's part file when its state matches this file. */
+static bool load_state(struct tfile *f, const struct paths *p)
+{
+	char buf[HEADER + 1], etag[160];
+	unsigned long long size, chunk;
+	unsigned n;
+	int fd = open(p->state, O_RDWR | O_CLOEXEC), used = 0;
+	ssize_t got;
+	struct stat st;
+
+	if (fd < 0)
+		return false;
+	got = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[got > 0 ? got : 0] = 0;
+	/* without a validator the bytes on disk may be of another version: start over */
+	if (sscanf(buf, STATE_MAGIC " %llu %llu %u %159s%n", &size, &chunk, &n, etag, &used) != 4 ||
+	    !strcmp(etag, "-") || got < HEADER || buf[HEADER - 1] != '\n' || size != f->size || !chunk || n != (size + chunk - 1) / chunk || n > 1u << 20 ||
+	    stat(p->part, &st) < 0 || (uint64_t)st.st_size != size)
+		goto no;
+	f->done = calloc(n, sizeof(*f->done));
+	if (!f->done)
+		goto no;
+	f->chunk = chunk;
+	f->nchunks = n;
+	snprintf(f->etag, sizeof(f->etag), "%s", etag);
+	for (unsigned k = 0; k < n; k++) {
+		char line[LINE + 1] = "";
+
+		if (pread(fd, line, LINE, HEADER + (off_t)k * LINE) == LINE)
+			f->done[k] = MIN(strtoull(line, NULL, 10), chunk_len(f, k));
+	}
+	f->state_fd = fd;
+	return true;
+no:
+	close(fd);
+	return false;
+}
+
+/* Opens the part file and plans the chunks, fresh or from an earlier run's state. */
+static int prepare(struct tree *t, struct tfile *f, struct paths *p)
+{
+	const struct client_opts *o = t->o;
+	uint64_t chunk = f->size;
+
+	if (load_state(f, p)) {
+		f->fd = open(p->part, O_RDWR | O_CLOEXEC);
+		return f->fd < 0 ? -errno : 0;
+	}
+	/* A large file is shared out among the connections, in ranges of at most split_size;
+	 * asked for one file with --parallel, the user wants the connections used. */
+	if (f->size > (t->single ? (uint64_t)TREE_BUF * 2 : o->split_size)) {
+		chunk = MIN(o->split_size, (f->size + o->parallel - 1) / o->parallel);
+		chunk = (MAX(chunk, (uint64_t)TREE_BUF) + TREE_BUF - 1) / TREE_BUF * TREE_BUF;
+	}
+	f->chunk = MAX(chunk, 1);
+	f->nchunks = f->size ? (unsigned)((f->size + f->chunk - 1) / f->chunk) : 1;
+	f->done = calloc(f->nchunks, sizeof(*f->done));
+	if (!f->done)
+		return -ENOMEM;
+	f->fd = open(p->part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (f->fd < 0)
+		return -errno;
+	/* Room for the whole file now: a full disk is an error before the transfer, not in it. */
+	if (f->size && fallocate(f->fd, 0, 0, (off_t)f->size) < 0) {
+		if (errno != EOPNOTSUPP)
+			return -errno;
+		if (ftruncate(f->fd, (off_t)f->size) < 0)
+			return -errno;
+	}
+	if (f->size > TREE_BUF) { /* small files simply start over */
+		f->state_fd = open(p->state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		save_header(f);
+		for (unsigned k = 0; k < f->nchunks; k++)
+			save_done(f, k);
+	}
+	return 0;
+}
+
+/* Every chunk is in: verify, set the mtime, rename into place. */
+static void finish_file(struct tree *t, struct tfile *f, const struct paths *p)
+{
+	uint8_t got[32];
+	int rc;
+
+	if (ftruncate(f->fd, (off_t)f->size) < 0) {
+		tree_fail(t, f, EXIT_LOCAL_IO, "%s: %s", p->part, strerror(errno));
+		goto drop;
+	}
+	if (t->o->verify) {
+		char want[48], have[48];
+
+		if (!f->has_digest) {
+			tree_fail(t, f, EXIT_VERIFY, "--verify: the server sent no Repr-Digest (it does not "
+				  "implement RFC 9530 Want-Repr-Digest; kxfer serve does)");
+			goto drop;
+		}
+		rc = sha256_fd(f->fd, f->size, got);
+		if (rc < 0) {
+			tree_fail(t, f, EXIT_LOCAL_IO, "reading back %s: %s", p->part, strerror(-rc));
+			goto drop;
+		}
+		if (memcmp(got, f->digest, 32)) {
+			base64_encode(f->digest, 32, want, sizeof(want));
+			base64_encode(got, 32, have, sizeof(have));
+			tree_fail(t, f, EXIT_VERIFY, "--verify: SHA-256 mismatch: received :%s:, the server "
+				  "says :%s:; nothing was renamed into place", have, want);
+			goto drop;
+		}
+	}
+	if (f->mtime && futimens(f->fd, (struct timespec[2]){ { 0, UTIME_NOW }, { f->mtime, 0 } }) < 0)
+		log_debug("%s: cannot set the mtime: %s", p->part, strerror(errno));
+	if (close(f->fd) < 0 || rename(p->part, p->final) < 0) {
+		f->fd = -1;
+		tree_fail(t, f, EXIT_LOCAL_IO, "%s: %s", p->final, strerror(errno));
+		return;
+	}
+	f->fd = -1;
+	if (f->state_fd >= 0)
+		unlink(p->state);
+	tree_file_done(t, f, false);
+	return;
+drop: /* wrong bytes are never kept for a resume */
+	unlink(p->part);
+	unlink(p->state);
+}
+
+/* Back to the plan's start: the file changed on the server while it was being fetched. */
+static void restart(struct tree *t, struct tfile *f, const struct paths *p)
+{
+	if (f->state_fd >= 0)
+		close(f->state_fd);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = f->state_fd = -1;
+	unlink(p->state);
+	free(f->done);
+	f->done = NULL;
+	f->chunk = 0;
+	f->etag[0] = 0;
+	f->has_digest = f->changed = f->rest_queued = false;
+	if (++f->tries > MAX_RESTARTS) {
+		unlink(p->part);
+		tree_fail(t, f, EXIT_PROTOCOL, "the file changed on the server during %u transfers", f->tries);
+		return;
+	}
+	tree_push(t, f, 0, 0, true);
+}
+
+static void queue_rest(struct tree *t, struct tfile *f, unsigned except)
+{
+	pthread_mutex_lock(&t->lock);
+	for (unsigned k = 0; k < f->nchunks && !f->rest_queued; k++)
+		if (k != except && f->done[k] < chunk_len(f, k))
+			tree_push(t, f, k, 0, true);
+	f->rest_queued = true;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Reads the error body's first line for the reason; keeps the connection when it can. */
+static void http_failure(struct tree *t, struct client *c, struct tfile *f)
+{
+	char *body = NULL;
+	size_t n;
+
+	if (client_read_small_body(c, &body, &n, 65536) != EXIT_OK)
+		c->resp.keep_alive = false;
+	if (body)
+		body[strcspn(body, "\r\n")] = 0;
+	tree_fail(t, f, EXIT_HTTP, "HTTP %d %s%s%s", c->resp.status, http_reason(c->resp.status),
+		  body && *body ? ": " : "", body ? body : "");
+	free(body);
+}
+
+/* Checks a response against what was asked; sets *changed when the file is not the one
+ * the other chunks came from.  An exit code for the connection. */
+static int check_response(struct tree *t, struct client *c, struct tfile *f, unsigned k,
+			  uint64_t start, uint64_t end, bool ranged, bool *changed)
+{
+	const struct http_response_head *r = &c->resp;
+	uint8_t digest[32];
+	time_t lm;
+
+	*changed = false;
+	if (r->status == 200 && ranged && f->nchunks == 1) { /* the whole file after all */
+		f->done[0] = 0;
+		return EXIT_OK;
+	}
+	if (r->status == 200 && ranged) {
+		*changed = true; /* If-Range did not match: a new version */
+		return EXIT_OK;
+	}
+	if (r->status == 416) {
+		*changed = true; /* it shrank */
+		return EXIT_OK;
+	}
+	if (r->status == 206 && (r->range_start != (int64_t)start || r->range_end != (int64_t)end)) {
+		snprintf(c->err, sizeof(c->err), "asked for bytes %llu-%llu, got %lld-%lld",
+			 (unsigned long long)start, (unsigned long long)end, (long long)r->range_start,
+			 (long long)r->range_end);
+		return EXIT_PROTOCOL;
+	}
+	if (r->status == 206 && r->range_total != (int64_t)f->size)
+		*changed = true;
+	if (r->status == 200 && r->content_length >= 0 && (uint64_t)r->content_length != f->size) {
+		if (f->nchunks > 1)
+			*changed = true;
+		else /* one chunk: whatever the server has now */
+			f->size = (uint64_t)r->content_length, f->chunk = MAX(f->size, 1);
+	}
+	if (r->chunked) {
+		snprintf(c->err, sizeof(c->err), "the server sent a chunked body");
+		return EXIT_PROTOCOL;
+	}
+	pthread_mutex_lock(&t->lock);
+	if (r->etag && f->etag[0] && strcmp(r->etag, f->etag))
+		*changed = true;
+	if (r->etag && !f->etag[0] && k == 0 && strlen(r->etag) < sizeof(f->etag) && !strchr(r->etag, ' ')) {
+		snprintf(f->etag, sizeof(f->etag), "%s", r->etag);
+		save_header(f);
+	}
+	if (http_digest_sha256(r->repr_digest, digest) == 0) {
+		if (f->has_digest && memcmp(digest, f->digest, 32))
+			*changed = true;
+		memcpy(f->digest, digest, 32);
+		f->has_digest = true;
+	}
+	if (r->last_modified && http_parse_date(r->last_modified, &lm) == 0)
+		f->mtime = lm;
+	pthread_mutex_unlock(&t->lock);
+	return EXIT_OK;
+}
+
+/* Reads len body bytes into the part file at pos, two buffers in turn (one is written by
+ * io_uring while the other fills); progress is saved as each write completes. */
+static int receive(struct tree *t, struct client *c, struct fileio *io, char **buf, struct tfile *f,
+		   unsigned k, uint64_t pos, uint64_t len, bool to_end)
+{
+	uint64_t pending[FILEIO_SLOTS] = { 0 };
+	unsigned cur = 0;
+	bool eof = false;
+	long io_rc = 0;
+	int net_rc = EXIT_OK;
+
+	io->fd = f->fd;
+	while (len > 0 && !eof && net_rc == EXIT_OK) {
+		size_t fill = 0;
+
+		if ((io_rc = fileio_wait(io, cur)) < 0)
+			break;
+		f->done[k] += pending[cur];
+		pending[cur] = 0;
+		save_done(f, k);
+		while (fill < TREE_BUF && fill < len) {
+			long n = client_read(c, buf[cur] + fill, tree_slice(t, (size_t)MIN(TREE_BUF - fill, len - fill)));
+
+			if (n <= 0) {
+				net_rc = (int)-n;
+				eof = n == 0;
+				break;
+			}
+			fill += (size_t)n;
+			tree_account(t, (uint64_t)n);
+		}
+		if (fill) {
+			if ((io_rc = fileio_start(io, cur, true, buf[cur], fill, pos)) < 0)
+				break;
+			pending[cur] = fill;
+			pos += fill;
+			len -= fill;
+		}
+		cur ^= 1;
+	}
+	/* the older write first: progress counts contiguous bytes from the chunk's start */
+	for (unsigned i = 0, s = cur; i < FILEIO_SLOTS; i++, s ^= 1) {
+		long w = fileio_wait(io, s);
+
+		if (w < 0 && io_rc >= 0)
+			io_rc = w;
+		if (w >= 0 && io_rc >= 0)
+			f->done[k] += pending[s];
+	}
+	save_done(f, k);
+	if (io_rc < 0) {
+		snprintf(c->err, sizeof(c->err), "writing %s: %s", f->rel, strerror((int)-io_rc));
+		return EXIT_LOCAL_IO;
+	}
+	if (net_rc != EXIT_OK)
+		return net_rc;
+	if (len > 0 && !to_end) { /* close_notify before the end: a server at its key limit */
+		snprintf(c->err, sizeof(c->err), "the body ended early");
+		c->resp.keep_alive = false;
+		return EXIT_RESUME;
+	}
+	return EXIT_OK;
+}
+
+static int get_run(struct tree *t, struct client *c, struct fileio *io, char **buf, struct task *k)
+{
+	struct tfile *f = k->f;
+	struct paths p;
+	char target[8192], extra[512];
+	uint64_t start, end;
+	bool ranged, changed, body_to_end;
+	int rc;
+
+	if (f->code || make_paths(t, f, &p))
+		return f->code ? EXIT_OK : (tree_fail(t, f, EXIT_LOCAL_IO, "path too long"), EXIT_OK);
+	if (!f->chunk) {
+		rc = prepare(t, f, &p);
+		if (rc < 0) {
+			tree_fail(t, f, EXIT_LOCAL_IO, "%s: %s", p.part, strerror(-rc));
+			return EXIT_OK;
+		}
+		f->left = 0;
+		for (unsigned i = 0; i < f->nchunks; i++)
+			f->left += f->done[i] < chunk_len(f, i) || !f->size;
+		if (f->etag[0])
+			queue_rest(t, f, 0); /* resumed: the validator is known already */
+		if (!f->left) {
+			finish_file(t, f, &p);
+			return EXIT_OK;
+		}
+	}
+	start = (uint64_t)k->chunk * f->chunk + f->done[k->chunk];
+	end = (uint64_t)k->chunk * f->chunk + chunk_len(f, k->chunk) - 1;
+	if (f->size && start > end)
+		return EXIT_OK; /* done already (queued twice by a resume) */
+	ranged = f->nchunks > 1 || start > 0;
+	snprintf(extra, sizeof(extra), "Accept: */*\r\n");
+	if (ranged)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "Range: bytes=%llu-%llu\r\n%s%s%s",
+			 (unsigned long long)start, (unsigned long long)end, f->etag[0] ? "If-Range: " : "",
+			 f->etag, f->etag[0] ? "\r\n" : "");
+	if (t->o->verify)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "Want-Repr-Digest: sha-256=10\r\n");
+	if (tree_target(t, f, target, sizeof(target))) {
+		tree_fail(t, f, EXIT_USAGE, "URL too long");
+		return EXIT_OK;
+	}
+	rc = client_request(c, "GET", target, extra);
+	if (rc == EXIT_OK)
+		rc = client_read_head(c, false);
+	if (rc != EXIT_OK)
+		return rc;
+	if (c->resp.status == 503) {
+		c->resp.keep_alive = false; /* the server is full: back off */
+		return EXIT_NETWORK;
+	}
+	if (c->resp.status >= 300 && c->resp.status != 416) {
+		http_failure(t, c, f);
+		return EXIT_OK;
+	}
+	rc = check_response(t, c, f, k->chunk, start, end, ranged, &changed);
+	if (rc != EXIT_OK)
+		return rc;
+	if (changed) {
+		c->resp.keep_alive = false; /* its body is of no use: drop the connection */
+	} else {
+		uint64_t had = f->done[k->chunk];
+
+		body_to_end = c->resp.content_length < 0;
+		if (c->resp.status == 200) /* the whole file, into the single chunk */
+			start = 0, end = f->size - 1;
+		if (k->chunk == 0 && f->nchunks > 1 && start == 0)
+			queue_rest(t, f, 0); /* the validator is known now */
+		rc = f->size ? receive(t, c, io, buf, f, k->chunk, start, end - start + 1, body_to_end)
+			     : EXIT_OK;
+		if (rc == EXIT_RESUME && f->done[k->chunk] > had) {
+			tree_push(t, f, k->chunk, k->attempts, false); /* it moved on: no attempt used */
+			return EXIT_OK;
+		}
+		if (rc != EXIT_OK)
+			return rc;
+		client_next_response(c);
+	}
+	pthread_mutex_lock(&t->lock);
+	if (changed)
+		f->changed = true;
+	if (!changed && f->done[k->chunk] >= chunk_len(f, k->chunk))
+		f->left--;
+	if (f->changed && f->active == 1) {
+		restart(t, f, &p);
+	} else if (!f->changed && f->left == 0 && !f->code) {
+		pthread_mutex_unlock(&t->lock);
+		finish_file(t, f, &p);
+		return EXIT_OK;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return EXIT_OK;
+}
+
+static const struct tree_ops get_ops = { .run = get_run };
+
+/* The URL's last directory name, decoded: the default destination. */
+static int default_dest(const struct url *u, char *out, size_t cap)
+{
+	char copy[4096];
+	size_t n = strcspn(u->target, "?");
+	char *seg;
+
+	snprintf(copy, sizeof(copy), "%.*s", (int)n, u->target);
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = 0;
+	seg = strrchr(copy, '/');
+	if (!seg || !seg[1] || path_decode(seg + 1, strlen(seg + 1), out, cap) < 0 ||
+	    !strcmp(out, "..") || !strcmp(out, ".") || strchr(out, '/'))
+		return -EINVAL;
+	return 0;
+}
+
+/* rsync's quick check: same size and same mtime as the server's means the same file. */
+static bool unchanged(const struct tree *t, const struct tfile *f)
+{
+	struct paths p;
+	struct stat st;
+
+	return !t->o->force && f->mtime && make_paths(t, f, &p) == 0 && stat(p.final, &st) == 0 &&
+	       S_ISREG(st.st_mode) && (uint64_t)st.st_size == f->size && st.st_mtime == f->mtime;
+}
+
+/* Queues the first task of every file that is not there yet. */
+static void plan(struct tree *t)
+{
+	for (size_t i = 0; i < t->nfiles; i++) {
+		struct tfile *f = t->files[i];
+
+		if (unchanged(t, f)) {
+			tree_file_done(t, f, true);
+			continue;
+		}
+		t->est_tasks += f->size > t->o->split_size ? t->o->parallel : 1;
+		tree_push(t, f, 0, 0, false);
+	}
+}
+
+int tree_get(struct client_opts *o, const char *dest)
+{
+	struct tree t;
+	struct client c = { .fd = -1 };
+	char name[PATH_MAX];
+	double t0 = now_sec();
+	int rc = tree_init(&t, o, &get_ops);
+
+	if (rc)
+		return rc;
+	if (!dest && default_dest(&t.url, name, sizeof(name))) {
+		log_err("%s names no directory to call the copy by: use -o DIR", o->url);
+		tree_free(&t);
+		return EXIT_USAGE;
+	}
+	t.local = dest ? dest : name;
+	if (mkdir(t.local, 0755) < 0 && errno != EEXIST) {
+		log_err("%s: %s", t.local, strerror(errno));
+		tree_free(&t);
+		return EXIT_LOCAL_IO;
+	}
+	rc = client_connect(&c, o);
+	if (rc == EXIT_OK)
+		rc = tree_discover(&t, &c, false);
+	if (rc != EXIT_OK)
+		tree_stop(&t, rc, c.err);
+	client_close(&c);
+	if (rc == EXIT_OK)
+		plan(&t);
+	rc = tree_run(&t, t0);
+	tree_free(&t);
+	return rc;
+}
+
+int tree_get_one(struct client_opts *o, const char *dest)
+{
+	struct tree t;
+	struct client c = { .fd = -1 };
+	struct stat st;
+	time_t mtime = 0;
+	double t0 = now_sec();
+	int rc = tree_init(&t, o, &get_ops);
+
+	if (rc)
+		return rc;
+	t.single = true;
+	t.local = dest;
+	if (!strcmp(dest, "-") || (stat(dest, &st) == 0 && !S_ISREG(st.st_mode))) {
+		log_err("%s: --parallel, --verify and --limit-rate write a regular file (not stdout or a device)", dest);
+		tree_free(&t);
+		return EXIT_USAGE;
+	}
+	/* HEAD first: the size plans the ranges */
+	rc = client_connect(&c, o);
+	if (rc == EXIT_OK)
+		rc = client_request(&c, "HEAD", t.url.target, "Accept: */*\r\n");
+	if (rc == EXIT_OK)
+		rc = client_read_head(&c, false);
+	if (rc == EXIT_OK && c.resp.status >= 300) {
+		snprintf(c.err, sizeof(c.err), "HTTP %d %s", c.resp.status, http_reason(c.resp.status));
+		rc = EXIT_HTTP;
+	} else if (rc == EXIT_OK && c.resp.content_length < 0) {
+		snprintf(c.err, sizeof(c.err), "the server gave no Content-Length for HEAD: fetch it without "
+			 "--parallel, --verify and --limit-rate");
+		rc = EXIT_PROTOCOL;
+	}
+	if (rc == EXIT_OK && c.resp.last_modified)
+		http_parse_date(c.resp.last_modified, &mtime);
+	if (rc == EXIT_OK && !tree_add(&t, dest, (uint64_t)c.resp.content_length, mtime))
+		rc = EXIT_OTHER;
+	if (rc != EXIT_OK)
+		tree_stop(&t, rc, c.err[0] ? c.err : "out of memory");
+	client_close(&c);
+	if (rc == EXIT_OK) {
+		t.files[0]->mtime = 0; /* an explicit get always fetches */
+		plan(&t);
+		t.files[0]->mtime = mtime;
+	}
+	rc = tree_run(&t, t0);
+	if (rc != EXIT_OK && !o->resume && t.nfiles) { /* as get: no part file left unless --continue */
+		struct paths p;
+
+		if (make_paths(&t, t.files[0], &p) == 0) {
+			unlink(p.part);
+			unlink(p.state);
+		}
+	}
+	tree_free(&t);
+	return rc;
+}
