@@ -68,6 +68,7 @@ struct tree {
 	size_t est_tasks;        /* about how many tasks there will be: no idle connections */
 	unsigned workers_alive;
 	bool abort;              /* a fatal error (TLS, usage): stop everyone */
+	bool told_fewer;         /* "going on with fewer connections" was said */
 	int fatal_code;
 	char fatal[512];
 

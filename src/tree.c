@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,8 @@
 
 #define MAX_ATTEMPTS 5        /* per task: resets, 503s, a server that went away */
 #define CONNECT_FAILURES 3    /* a worker that cannot connect this often gives up its slot */
+#define FDS_PER_CONN 6
+#define FDS_SPARE 16          /* stdio, the discovery connection, OpenSSL's files */
 #define REFUSALS_MAX 20       /* 503s in a row the last connection waits through */
 
 int tree_init(struct tree *t, struct client_opts *o, const struct tree_ops *ops)
@@ -292,6 +295,21 @@ static void retry(struct tree *t, struct task *k, int code, const char *why)
 	tree_push(t, k->f, k->chunk, k->attempts + 1, false);
 }
 
+/* A worker that cannot do its part (no descriptors, no connection, a full server) leaves
+ * the work to the others; the last one stays.  Said once. */
+static bool leave_to_others(struct tree *t, const char *why)
+{
+	bool others;
+
+	pthread_mutex_lock(&t->lock);
+	others = t->workers_alive > 1;
+	if (others && !t->told_fewer && !t->o->quiet)
+		log_info("%s: going on with fewer connections", why);
+	t->told_fewer |= others;
+	pthread_mutex_unlock(&t->lock);
+	return others;
+}
+
 static void *worker(void *arg)
 {
 	struct tree *t = arg;
@@ -300,12 +318,16 @@ static void *worker(void *arg)
 	char *buf[FILEIO_SLOTS] = { malloc(TREE_BUF), malloc(TREE_BUF) };
 	bool connected = false;
 	unsigned connect_failures = 0, refusals = 0;
-	bool others;
 	struct task k;
-	int rc;
+	int rc = -ENOMEM;
 
-	if (!buf[0] || !buf[1] || fileio_init(&io, -1) < 0) {
-		tree_stop(t, EXIT_OTHER, "cannot set up buffers or io_uring");
+	if (!buf[0] || !buf[1] || (rc = fileio_init(&io, -1)) < 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "cannot set up a connection's buffers or io_uring: %s",
+			 strerror(-rc));
+		if (!leave_to_others(t, why))
+			tree_stop(t, EXIT_OTHER, why);
 		goto out;
 	}
 	while (next_task(t, &k)) {
@@ -321,11 +343,8 @@ static void *worker(void *arg)
 				client_close(&c);
 				retry(t, &k, rc, c.err);
 				task_over(t, &k);
-				if (++connect_failures < CONNECT_FAILURES)
+				if (++connect_failures < CONNECT_FAILURES || !leave_to_others(t, c.err))
 					continue;
-				if (!t->o->quiet)
-					log_info("a connection could not be made %u times (%s): going on with one fewer",
-						 connect_failures, c.err);
 				break;
 			}
 			connected = true;
@@ -342,14 +361,8 @@ static void *worker(void *arg)
 			connected = false;
 			tree_push(t, k.f, k.chunk, k.attempts, false);
 			task_over(t, &k);
-			pthread_mutex_lock(&t->lock);
-			others = t->workers_alive > 1;
-			pthread_mutex_unlock(&t->lock);
-			if (++refusals >= 3 && others) {
-				if (!t->o->quiet)
-					log_info("the server is full (503): going on with one connection fewer");
+			if (++refusals >= 3 && leave_to_others(t, "the server is at its connection limit (503)"))
 				break;
-			}
 			usleep(100000u << MIN(refusals, 4u));
 			continue;
 		}
@@ -444,7 +457,7 @@ static int summary(struct tree *t, double secs)
 		fprintf(stdout, "}\n");
 		fflush(stdout);
 	} else if (!o->quiet) {
-		char how[400] = "no connection needed";
+		char how[400] = "no connection made";
 
 		if (conns[0])
 			snprintf(how, sizeof(how), "%s %s, %s%s%s%s", t->url.plain ? "plaintext," : t->tls_version,
@@ -462,10 +475,20 @@ int tree_run(struct tree *t, double t0)
 	unsigned n = t->o->parallel;
 	pthread_t *th = calloc(n, sizeof(*th));
 	bool on = !t->o->quiet && isatty(STDERR_FILENO), drawn = false;
-	unsigned started = 0;
+	unsigned started = 0, left = 0;
+	struct rlimit rl;
 
 	if (!th)
 		return EXIT_OTHER;
+	/* Each connection holds about FDS_PER_CONN descriptors (socket, ring, part and state
+	 * files, a splice pipe): more connections than the limit allows would only fail. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    n > MAX((rl.rlim_cur - MIN(rl.rlim_cur, FDS_SPARE)) / FDS_PER_CONN, 1)) {
+		n = (unsigned)MAX((rl.rlim_cur - MIN(rl.rlim_cur, FDS_SPARE)) / FDS_PER_CONN, 1);
+		if (!t->o->quiet)
+			log_info("the open-file limit (ulimit -n %llu) allows %u connection%s, not %u",
+				 (unsigned long long)rl.rlim_cur, n, n == 1 ? "" : "s", t->o->parallel);
+	}
 	if (n > t->est_tasks)
 		n = t->est_tasks ? (unsigned)t->est_tasks : 1; /* no idle connections for a small tree */
 	pthread_mutex_lock(&t->lock);
@@ -491,12 +514,22 @@ int tree_run(struct tree *t, double t0)
 	free(th);
 	if (drawn)
 		fprintf(stderr, "\r\033[K");
-	for (size_t i = 0; i < t->nfiles; i++)
-		if (!t->files[i]->finished && !t->files[i]->code)
-			tree_fail(t, t->files[i], t->abort ? t->fatal_code : EXIT_NETWORK, "%s",
-				  t->abort ? "not transferred: the transfer was stopped" :
-				  started ? "not transferred: no connection could be made" :
-				  "not transferred: no worker thread could start");
+	/* What nobody got to: one line for all of them, each in --json's "failed". */
+	for (size_t i = 0; i < t->nfiles; i++) {
+		struct tfile *f = t->files[i];
+
+		if (f->finished || f->code)
+			continue;
+		f->code = t->abort ? t->fatal_code : EXIT_NETWORK;
+		f->why = strdup(t->abort ? "not transferred: the transfer was stopped" :
+				"not transferred: no connection could be made");
+		f->finished = true;
+		t->failed++;
+		left++;
+	}
+	if (left)
+		log_err("%u file%s not transferred%s", left, left == 1 ? "" : "s",
+			t->abort ? "" : ": no connection could be made");
 	return summary(t, now_sec() - t0);
 }
 

@@ -124,23 +124,27 @@ no:
 	return false;
 }
 
+/* A large file is shared out among the connections in ranges of at least 1 MiB and at most
+ * --split-size; asked for one file with --parallel, the user wants the connections used. */
+static uint64_t chunk_size(const struct tree *t, const struct tfile *f)
+{
+	const uint64_t grain = 64 * 1024;
+	uint64_t chunk;
+
+	if (f->size <= (t->single ? (uint64_t)TREE_BUF * 2 : t->o->split_size))
+		return MAX(f->size, 1);
+	chunk = MIN(t->o->split_size, (f->size + t->o->parallel - 1) / t->o->parallel);
+	return (MAX(chunk, (uint64_t)TREE_BUF) + grain - 1) / grain * grain;
+}
+
 /* Opens the part file and plans the chunks, fresh or from an earlier run's state. */
 static int prepare(struct tree *t, struct tfile *f, struct paths *p)
 {
-	const struct client_opts *o = t->o;
-	uint64_t chunk = f->size;
-
 	if (load_state(f, p)) {
 		f->fd = open(p->part, O_RDWR | O_CLOEXEC);
 		return f->fd < 0 ? -errno : 0;
 	}
-	/* A large file is shared out among the connections, in ranges of at most split_size;
-	 * asked for one file with --parallel, the user wants the connections used. */
-	if (f->size > (t->single ? (uint64_t)TREE_BUF * 2 : o->split_size)) {
-		chunk = MIN(o->split_size, (f->size + o->parallel - 1) / o->parallel);
-		chunk = (MAX(chunk, (uint64_t)TREE_BUF) + TREE_BUF - 1) / TREE_BUF * TREE_BUF;
-	}
-	f->chunk = MAX(chunk, 1);
+	f->chunk = chunk_size(t, f);
 	f->nchunks = f->size ? (unsigned)((f->size + f->chunk - 1) / f->chunk) : 1;
 	f->done = calloc(f->nchunks, sizeof(*f->done));
 	if (!f->done)
@@ -516,7 +520,7 @@ static void plan(struct tree *t)
 			tree_file_done(t, f, true);
 			continue;
 		}
-		t->est_tasks += f->size > t->o->split_size ? t->o->parallel : 1;
+		t->est_tasks += (f->size + chunk_size(t, f) - 1) / chunk_size(t, f);
 		tree_push(t, f, 0, 0, false);
 	}
 }

@@ -201,10 +201,11 @@ int tree_put(struct client_opts *o, const char *src)
 	if (rc != EXIT_OK)
 		tree_stop(&t, rc, c.err);
 	client_close(&c);
-	qsort(remote.files, remote.nfiles, sizeof(*remote.files), cmp_rel);
+	if (remote.nfiles)
+		qsort(remote.files, remote.nfiles, sizeof(*remote.files), cmp_rel);
 	for (size_t i = 0; i < t.nfiles && rc == EXIT_OK; i++) {
-		struct tfile *f = t.files[i], **hit = bsearch(&f, remote.files, remote.nfiles,
-							      sizeof(*remote.files), cmp_rel);
+		struct tfile *f = t.files[i], **hit = !remote.nfiles ? NULL :
+			bsearch(&f, remote.files, remote.nfiles, sizeof(*remote.files), cmp_rel);
 
 		if (hit && (*hit)->size == f->size && (*hit)->mtime == f->mtime) {
 			tree_file_done(&t, f, true);

@@ -102,6 +102,22 @@ check "get --limit-rate 2M of 2 MiB: identical" same_file "$TR/a/b/m.bin" "$T/sl
 check "get --limit-rate 2M of 2 MiB took at least 0.8 s" python3 -c "import sys; sys.exit(0 if $t1 - $t0 >= 0.8 else 1)"
 kx get --limit-rate 12 "$URL/tree/a/s1" -o "$T/x" --ca "$CERT" 2>"$T/lr.err"
 is "get --limit-rate 12 (below 1K): usage error" "$?" 2
+t0=$(date +%s.%N)
+kx put --limit-rate 2M "$TR/a/b/m.bin" "$URL/up/slow/" --ca "$CERT" --quiet
+t1=$(date +%s.%N)
+check "put --limit-rate 2M of 2 MiB: identical" same_file "$TR/a/b/m.bin" "$R/up/slow/m.bin"
+check "put --limit-rate 2M of 2 MiB took at least 0.8 s" python3 -c "import sys; sys.exit(0 if $t1 - $t0 >= 0.8 else 1)"
+for bad in "--parallel 0" "--parallel 65" "--split-size 1K" "--split-size x" "--continue"; do
+    kx get -r "$URL/tree/" -o "$T/never" --ca "$CERT" $bad 2>/dev/null
+    is "get -r $bad: usage error (exit 2)" "$?" 2
+done
+check "bad options created nothing" test ! -e "$T/never"
+
+# --- the open-file limit -------------------------------------------------------------------------
+(ulimit -n 64; exec "$KXFER" get -r "$URL/tree/" -o "$T/fd64" --ca "$CERT" --parallel 16 --split-size 1M) 2>"$T/fd64.err"
+is "get -r --parallel 16 under ulimit -n 64: exit 0" "$?" 0
+is "get -r --parallel 16 under ulimit -n 64: identical" "$(manifest "$T/fd64")" "$(manifest "$TR")"
+check "get -r under ulimit -n 64: says it uses fewer connections" grep -q "open-file limit (ulimit -n 64) allows" "$T/fd64.err"
 
 # --- a full server: --parallel 16 against --max-conns 4 ---------------------------------------
 stop_serve

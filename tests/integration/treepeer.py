@@ -39,7 +39,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         if not head_only:
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except OSError:  # the client hung up on a lie it caught: that is the point
+                self.close_connection = True
 
     def listing(self, entries):
         return json.dumps(entries).encode()
