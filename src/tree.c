@@ -477,6 +477,7 @@ int tree_run(struct tree *t, double t0)
 	bool on = !t->o->quiet && isatty(STDERR_FILENO), drawn = false;
 	unsigned started = 0, left = 0;
 	struct rlimit rl;
+	double last = now_sec();
 
 	if (!th)
 		return EXIT_OTHER;
@@ -505,8 +506,10 @@ int tree_run(struct tree *t, double t0)
 		if (ts.tv_nsec >= 1000000000)
 			ts.tv_sec++, ts.tv_nsec -= 1000000000;
 		pthread_cond_timedwait(&t->cond, &t->lock, &ts);
-		if (on)
+		if (on && now_sec() - last >= 0.25) { /* woken by every task: draw four times a second */
+			last = now_sec();
 			draw_progress(t, t0, &drawn);
+		}
 	}
 	pthread_mutex_unlock(&t->lock);
 	for (unsigned i = 0; i < started; i++)
