@@ -10,6 +10,8 @@
 #include "ktls.h"
 #include "loop.h"
 
+struct sha256;
+
 enum conn_state {
 	CS_HANDSHAKE,  /* TLS handshake, driven by poll readiness */
 	CS_READ_HEAD,  /* waiting for (the rest of) a request head */
@@ -87,6 +89,13 @@ struct conn {
 	bool replacing;
 	int commit_stage;
 	int commit_error;
+	struct sha256 *up_hash;  /* the body as written, when a digest was sent or asked for */
+	uint8_t up_sent[32];     /* the request's Repr-Digest (sha-256) */
+	uint8_t up_got[32];      /* what was written, once up_hashed */
+	bool up_check;           /* compare up_got with up_sent before the rename */
+	bool up_hashed;
+	bool up_mtime;           /* X-OC-Mtime: set the file's mtime to up_mtime_ts */
+	struct timespec up_mtime_ts;
 
 	/* access log */
 	char peer[64];
@@ -122,10 +131,19 @@ bool conn_count_records(struct conn *c, uint64_t bytes, unsigned sends);
 
 /* Request handling (handler.c): turns c->req into a reply, a file to send or an upload. */
 void handle_request(struct conn *c);
-/* Puts a complete small response (head and text body) into c->out. */
+/* Puts a complete response (head, and body unless HEAD) into c->out. */
+void reply_with(struct conn *c, struct http_reply *r, const char *body, size_t body_len);
+/* The same for a small text body. */
 void reply_text(struct conn *c, int status, const char *body, bool close);
-/* Upload body complete: fsync the file, rename it into place, fsync the directory,
- * answer.  Each call does the next step; c->commit_stage counts them. */
+/* An answer for a failed file operation: 404, 403 or 500 with what and the reason. */
+void reply_errno(struct conn *c, int err, const char *what);
+
+/* Uploads (upload.c).  PUT of rel: checks, the parent directory (made when missing), the
+ * temporary file; then the body is received through c->rx. */
+void handle_put(struct conn *c, const char *rel);
+/* Upload body complete: check its digest, set its mtime, fsync the file, rename it into
+ * place, fsync the directory, answer.  Each call does the next step; c->commit_stage
+ * counts them. */
 void upload_commit(struct conn *c);
 void upload_abort(struct conn *c);
 

@@ -72,10 +72,13 @@ struct conn *conn_new(struct worker *w, int fd, const struct sockaddr *peer, boo
 	return c;
 }
 
+static void end_request(struct conn *c);
+
 static void conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
 
+	end_request(c); /* a request cut short (say, out of memory) still holds its upload */
 	if (c->prev)
 		c->prev->next = c->next;
 	else

@@ -316,14 +316,17 @@ char *http_date(time_t t, char *buf, size_t cap)
 int http_parse_date(const char *s, time_t *out)
 {
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	char wday[4], mon[4], zone[4];
+	char wday[4] = "", mon[4] = "", zone[4] = "";
 	int day, year, h, m, sec, used = 0;
 	const char *found;
-	struct tm tm = { 0 };
+	struct tm tm = { 0 }, back;
+	time_t t;
 
-	if (!s || sscanf(s, "%3s %2d %3s %4d %2d:%2d:%2d %3s%n", wday, &day, mon, &year, &h, &m,
-			 &sec, zone, &used) != 8 || s[used] || wday[3] != 0 || strlen(wday) != 3 ||
-	    s[3] != ',' || strcmp(zone, "GMT") || strlen(mon) != 3)
+	/* "Sun, 06 Nov 1994 08:49:37 GMT": the comma right after the day name, which a %s
+	 * would swallow, and nothing after GMT. */
+	if (!s || sscanf(s, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3[A-Z]%n", wday, &day, mon,
+			 &year, &h, &m, &sec, zone, &used) != 8 || s[used] || strlen(wday) != 3 ||
+	    strlen(mon) != 3 || strcmp(zone, "GMT"))
 		return -EINVAL;
 	found = strstr(months, mon);
 	if (!found || (found - months) % 3 || day < 1 || day > 31 || year < 1970 || h > 23 ||
@@ -335,7 +338,11 @@ int http_parse_date(const char *s, time_t *out)
 	tm.tm_hour = h;
 	tm.tm_min = m;
 	tm.tm_sec = sec;
-	*out = timegm(&tm);
+	t = timegm(&tm);
+	/* 31 Feb would quietly become 3 Mar. */
+	if (!gmtime_r(&t, &back) || back.tm_mday != day || (sec < 60 && back.tm_sec != sec))
+		return -EINVAL;
+	*out = t;
 	return 0;
 }
 

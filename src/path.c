@@ -155,6 +155,64 @@ int path_open(int rootfd, const char *rel, int flags, mode_t mode)
 	return fd < 0 ? -errno : (int)fd;
 }
 
+/* One existing directory below dir, never a symlink: -ELOOP for one, -ENOTDIR for a file. */
+static int open_subdir(int dir, const char *name)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+	};
+	struct stat st;
+	long fd;
+
+	fd = syscall(SYS_openat2, dir, name, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		return (int)fd;
+	if (errno != ELOOP && errno != ENOTDIR)
+		return -errno;
+	/* Which of the two it is does not depend on the kernel's order of checks. */
+	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+}
+
+int path_mkdirs(int rootfd, const char *rel, bool create, size_t *bad_len)
+{
+	char buf[PATH_REL_MAX], *seg, *save = NULL;
+	int dir, fd;
+
+	*bad_len = 0;
+	if (snprintf(buf, sizeof(buf), "%s", rel) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	/* A real descriptor even for the root (an O_PATH one cannot be fsync'ed). */
+	dir = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	for (seg = strtok_r(buf, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		*bad_len = (size_t)(seg - buf) + strlen(seg);
+		if (!strcmp(seg, ".."))
+			fd = -EXDEV; /* normalised away before this; never trust it */
+		else
+			fd = open_subdir(dir, seg);
+		if (fd == -ENOENT && create) {
+			/* EEXIST: another request made it first.  The parent is fsync'ed at once so
+			 * that the new name survives a crash with the file put beneath it; rare
+			 * enough (only when a PUT creates directories) to be done synchronously. */
+			if (mkdirat(dir, seg, 0755) == 0)
+				fd = fsync(dir) < 0 ? -errno : open_subdir(dir, seg);
+			else
+				fd = errno == EEXIST ? open_subdir(dir, seg) : -errno;
+		}
+		close(dir);
+		if (fd < 0)
+			return fd;
+		dir = fd;
+	}
+	return dir;
+}
+
 const char *path_split(const char *rel, char *dir, size_t cap)
 {
 	const char *slash = strrchr(rel, '/');

@@ -4,7 +4,8 @@
  * while the other is encrypted and written, so a GiB costs a few thousand file reads
  * instead of nginx's tens of thousands, and OpenSSL gets 256 KiB per SSL_write.
  * Receiving: conn_recv (SSL_read, or recvmsg on a kernel-TLS socket) fills one buffer
- * while the other is written to the file through io_uring. */
+ * while the other is written to the file through io_uring (and hashed, when the upload
+ * carries or asks for a digest). */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -132,10 +133,13 @@ static enum xfer_result send_pump(struct conn *c)
 	}
 }
 
+/* Buffers go out in file order, so this is also where an upload's digest is fed. */
 static void write_out(struct conn *c, unsigned i)
 {
 	struct xbuf *b = &c->buf[i];
 
+	if (c->up_hash)
+		sha256_update(c->up_hash, b->data, b->len);
 	b->pos = c->file_off;
 	b->off = 0;
 	c->file_off += b->len;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Uploads (PUT, --allow-upload): curl -T and kxfer put, 201/204, 100-continue, 405 without
-# --allow-upload, 411, 413, 400, uploads that try to leave the root, aborted uploads
-# leave nothing behind, the hidden temp file during an upload.
+# --allow-upload, 411, 413, 400, missing parent directories made, uploads that try to leave
+# the root (made nothing inside or outside), aborted uploads leave nothing behind, the
+# hidden temp file during an upload.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
 
@@ -12,6 +13,7 @@ mkdir -p "$U/sub" "$T/outside"
 echo "OUTSIDE-ORIGINAL" >"$T/outside/file.txt"
 ln -s ../outside "$U/outdir"              # directory symlink leaving the root
 ln -s ../outside/file.txt "$U/outlink"    # file symlink leaving the root
+ln -s ../../outside "$U/sub/esc"          # directory symlink leaving the root, mid-path
 
 start_serve serve --root "$U" --allow-upload || { notok "kxfer serve --allow-upload starts"; finish; }
 # snapshot: every entry under the upload root (including hidden ones) and outside/.
@@ -54,9 +56,10 @@ check "kxfer put URL/sub/: basename appended (sub/r1m)" same_file "$S/r1m" "$U/s
 kx put "$S/empty" "$URL/" --pin "$(pin_of "$CERT")" --quiet
 is "kxfer put empty file with --pin to URL/: exit 0" "$?" 0
 check "kxfer put empty file: on disk" test -f "$U/empty" -a ! -s "$U/empty"
-kx put "$S/one" "$URL/nodir/x" --ca "$CERT" --quiet 2>/dev/null
-is "kxfer put into a missing directory: exit 6 (HTTP error)" "$?" 6
-check "PUT into a missing directory created nothing" test ! -e "$U/nodir"
+kx put "$S/one" "$URL/nodir/deeper/x" --ca "$CERT" --quiet
+is "kxfer put into missing directories: exit 0 (they are made)" "$?" 0
+check "PUT into missing directories: the file under the new directories" same_file "$S/one" "$U/nodir/deeper/x"
+check "the new directories are real directories" test -d "$U/nodir/deeper" -a ! -L "$U/nodir"
 kx put "$T/does-not-exist" "$URL/x" --ca "$CERT" --quiet 2>/dev/null
 is "kxfer put of a missing local file: exit 3" "$?" 3
 
@@ -80,6 +83,11 @@ check "nothing written outside the root by ../ uploads" test ! -e "$T/escaped.bi
 code=$(st -T "$S/one" "$URL/outdir/planted.bin")
 is_in "PUT through a directory symlink leaving the root: refused (403/404)" "$code" 403 404
 check "nothing planted outside through the symlink" test ! -e "$T/outside/planted.bin"
+code=$(st -T "$S/one" "$URL/outdir/new1/new2/planted.bin")
+is "PUT through a directory symlink leaving the root, then missing dirs: 403" "$code" 403
+code=$(st -T "$S/one" "$URL/sub/esc/new1/new2/planted.bin")
+is "PUT through a symlink leaving the root in the middle of the path: 403" "$code" 403
+check "nothing made outside the root by the mid-path symlink" test ! -e "$T/outside/new1"
 code=$(st -T "$S/one" "$URL/outlink")
 is "outside file unchanged after PUT onto a symlink leaving the root (status $code)" \
     "$(cat "$T/outside/file.txt")" "OUTSIDE-ORIGINAL"

@@ -1,10 +1,13 @@
-/* Unit tests for src/http.c: request/response head parsing, reply formatting, dates. */
+/* Unit tests for src/http.c: request/response head parsing, reply formatting, dates,
+ * RFC 9530 digest fields. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
 #include "unit.h"
+#include "util.h"
 
 /* Each parse gets an exact-size heap copy (no terminating NUL), so valgrind/ASan catch
  * any read past len.  The previous copy is freed on the next call; fields of the last
@@ -466,6 +469,119 @@ static void test_date(void)
 	CHECK_STR("date leap day", http_date(951782400, buf, sizeof(buf)), "Tue, 29 Feb 2000 00:00:00 GMT");
 }
 
+static void test_parse_date(void)
+{
+	static const struct { const char *s; time_t t; } good[] = {
+		{ "Sun, 06 Nov 1994 08:49:37 GMT", 784111777 }, { "Thu, 01 Jan 1970 00:00:00 GMT", 0 },
+		{ "Tue, 29 Feb 2000 00:00:00 GMT", 951782400 }, { "Fri, 31 Dec 9999 23:59:59 GMT", 253402300799LL },
+	};
+	static const char *const bad[] = {
+		"Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", /* RFC 850, asctime */
+		"Sun 06 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC",
+		"Sun, 06 Nov 1994 08:49:37 GMT ", "Sun, 06 Nov 1994 08:49:37",
+		"Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 nov 1994 08:49:37 GMT",
+		"Sun, 06 anF 1994 08:49:37 GMT", "Sun, 31 Feb 1994 08:49:37 GMT",
+		"Sun, 00 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1969 08:49:37 GMT",
+		"Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:60:00 GMT",
+		"Sun, 06 Nov 1994 08:49:61 GMT", "Sunday, 06 Nov 1994 08:49:37 GMT", "", NULL,
+	};
+	char buf[64], name[128];
+	bool all = true;
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		time_t t = -1;
+
+		snprintf(name, sizeof(name), "parse_date \"%s\" = %lld", good[i].s, (long long)good[i].t);
+		CHECK(name, http_parse_date(good[i].s, &t) == 0 && t == good[i].t);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		time_t t = 12345;
+
+		snprintf(name, sizeof(name), "parse_date \"%s\": -EINVAL, output untouched", bad[i] ? bad[i] : "(null)");
+		CHECK(name, http_parse_date(bad[i], &t) == -EINVAL && t == 12345);
+	}
+	for (time_t t = 0; t < 4000000000LL; t += 123456789) {
+		time_t back = -1;
+
+		all &= http_parse_date(http_date(t, buf, sizeof(buf)), &back) == 0 && back == t;
+	}
+	CHECK("parse_date(http_date(t)) == t for 33 dates up to 2096", all);
+}
+
+static void test_want_digest(void)
+{
+	static const struct { const char *v; bool yes; } cases[] = {
+		{ "sha-256=10", true }, { "sha-256=1", true }, { "sha-512=3, sha-256=1", true }, { "", false },
+		{ " sha-512=3 ,  sha-256=2 ", true }, { "sha-256=0", false }, { "sha-256=11", false },
+		{ "sha-512=5", false }, { "sha-256", false }, { "sha-256=", false }, { "sha-256=-1", false },
+		{ "sha-256=99999999999999999999", false }, { "sha-256=5;q", false }, { NULL, false },
+		{ "xsha-256=5", false }, { "sha-2567=5", false }, { ";;;=,,,", false },
+	};
+	char name[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(name, sizeof(name), "wants_sha256 \"%s\": %s", cases[i].v ? cases[i].v : "(null)",
+			 cases[i].yes ? "yes" : "no");
+		CHECK(name, http_wants_sha256(cases[i].v) == cases[i].yes);
+	}
+}
+
+static void test_repr_digest(void)
+{
+	static const char e64[] = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; /* SHA-256 of "" */
+	static const struct { const char *v; int rc; } bad[] = {
+		{ "sha-512=:AAAA:", -ENOENT }, { "garbage", -ENOENT }, { NULL, -ENOENT },
+		{ "sha-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", -EINVAL }, /* no colons */
+		{ "sha-256=:!!!!:", -EINVAL }, { "sha-256=::", -EINVAL }, { "sha-256=:", -EINVAL },
+		{ "sha-256=:YWJj:", -EINVAL }, /* 3 bytes */
+		{ "sha-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:", -EINVAL }, /* 33 */
+		{ "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU:", -EINVAL }, /* unpadded */
+	};
+	uint8_t d[32], want[32];
+	char field[128];
+
+	CHECK_INT("b64 of the empty SHA-256 decodes", base64_decode(e64, 44, want, 32), 32);
+	snprintf(field, sizeof(field), "sha-256=:%s:", e64);
+	CHECK("digest sha-256=:B64: -> 0 and the bytes", http_digest_sha256(field, d) == 0 && !memcmp(d, want, 32));
+	snprintf(field, sizeof(field), "sha-512=:AAAA:, sha-256=:%s:", e64);
+	CHECK("digest: after another member", http_digest_sha256(field, d) == 0 && !memcmp(d, want, 32));
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(field, sizeof(field), "digest \"%s\": %s", bad[i].v ? bad[i].v : "(null)",
+			 bad[i].rc == -ENOENT ? "-ENOENT" : "-EINVAL");
+		CHECK_INT(field, http_digest_sha256(bad[i].v, d), bad[i].rc);
+	}
+}
+
+/* The request fields and reply fields the digest and mtime features ride on. */
+static void test_digest_fields(void)
+{
+	struct http_request r;
+	struct http_response_head h;
+	char buf[1024];
+	struct http_reply rep = { .status = 201, .content_length = 0, .range_total = -1,
+				  .repr_digest = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+				  .mtime_accepted = true };
+	int n;
+
+	CHECK("request with Accept, Want-Repr-Digest, Repr-Digest, X-OC-Mtime parses",
+	      req("PUT /f HTTP/1.1\r\nHost: h\r\nAccept: application/json\r\nwant-repr-digest: sha-256=3\r\n"
+		  "Repr-Digest: sha-256=:AAAA:\r\nX-OC-MTime: 1700000000\r\nContent-Length: 0\r\n\r\n", &r) > 0);
+	CHECK_STR("accept", r.accept, "application/json");
+	CHECK_STR("want_repr_digest (case-insensitive name)", r.want_repr_digest, "sha-256=3");
+	CHECK_STR("repr_digest", r.repr_digest, "sha-256=:AAAA:");
+	CHECK_STR("oc_mtime", r.oc_mtime, "1700000000");
+	CHECK("request without them: all NULL", req("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &r) > 0 &&
+	      !r.accept && !r.want_repr_digest && !r.repr_digest && !r.oc_mtime);
+	n = http_format_reply(buf, sizeof(buf), &rep);
+	CHECK("fmt Repr-Digest", n > 0 && contains(buf, "\r\nRepr-Digest: sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:\r\n"));
+	CHECK("fmt X-OC-MTime: accepted", contains(buf, "\r\nX-OC-MTime: accepted\r\n"));
+	CHECK_INT("fmt: round-trips through the response parser", resp_n(buf, (size_t)n, &h), n);
+	CHECK_STR("round trip: repr_digest", h.repr_digest, "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:");
+	rep.repr_digest = NULL, rep.mtime_accepted = false;
+	n = http_format_reply(buf, sizeof(buf), &rep);
+	CHECK("fmt without them: neither field", n > 0 && !contains(buf, "Repr-Digest") && !contains(buf, "X-OC"));
+}
+
 int main(void)
 {
 	test_request_basic();
@@ -475,6 +591,10 @@ int main(void)
 	test_response();
 	test_format();
 	test_date();
+	test_parse_date();
+	test_want_digest();
+	test_repr_digest();
+	test_digest_fields();
 	free(cur);
 	return unit_done();
 }

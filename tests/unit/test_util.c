@@ -1,6 +1,7 @@
-/* Unit tests for src/util.c: sizes, integers, hex, constant-time compare, trim,
+/* Unit tests for src/util.c: sizes, integers, hex, base64, constant-time compare, trim,
  * human-readable sizes, logging. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,12 +305,68 @@ static void test_json_string(void)
 	json_is("json truncated sequence at the end", "a\xe2\x82", "\"a\\ufffd\\ufffd\"");
 }
 
+/* RFC 4648 10 test vectors, both ways. */
+static void test_base64_vectors(void)
+{
+	static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *const coded[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+	char out[16], name[64];
+	uint8_t back[16];
+
+	for (size_t i = 0; i < ARRAY_SIZE(plain); i++) {
+		size_t n = strlen(plain[i]);
+
+		snprintf(name, sizeof(name), "base64 \"%s\" = \"%s\"", plain[i], coded[i]);
+		CHECK(name, base64_encode((const uint8_t *)plain[i], n, out, sizeof(out)) == (int)strlen(coded[i]) &&
+		      !strcmp(out, coded[i]));
+		snprintf(name, sizeof(name), "base64 decode \"%s\"", coded[i]);
+		CHECK(name, base64_decode(coded[i], strlen(coded[i]), back, sizeof(back)) == (int)n &&
+		      !memcmp(back, plain[i], n));
+	}
+}
+
+static void test_base64(void)
+{
+	static const char *const bad[] = {
+		"Zg=", "Zg", "Z", "Zm9", "Z===", "=Zg=", "Zg=a", "Zm=v", "Zg==Zg==", "Zm9v!A==", "Zm 9v",
+		"Zm9\x7f", "Zm9-", "Zm9_", "====",
+	};
+	uint8_t in[256], back[256], small[2];
+	char out[400], name[64];
+	bool all = true;
+
+	test_base64_vectors();
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i * 7 + 3);
+	for (size_t n = 0; n <= sizeof(in); n++) {
+		int m = base64_encode(in, n, out, sizeof(out));
+
+		all &= m == (int)((n + 2) / 3 * 4) && base64_decode(out, (size_t)m, back, sizeof(back)) == (int)n &&
+		       !memcmp(back, in, n);
+	}
+	CHECK("base64 round trip, every length 0..256, all byte values", all);
+	CHECK_INT("base64_encode: exactly room for the NUL", base64_encode(in, 3, out, 5), 4);
+	CHECK_INT("base64_encode: no room for the NUL: -ENOSPC", base64_encode(in, 3, out, 4), -ENOSPC);
+	CHECK_INT("base64_encode: zero cap: -ENOSPC", base64_encode(in, 0, out, 0), -ENOSPC);
+	CHECK_INT("base64_encode of nothing: \"\"", base64_encode(in, 0, out, 1), 0);
+	CHECK_INT("base64_decode: 3 bytes into 2: -EINVAL", base64_decode("Zm9v", 4, small, 2), -EINVAL);
+	CHECK_INT("base64_decode: 2 bytes into 2", base64_decode("Zm8=", 4, small, 2), 2);
+	CHECK_INT("base64_decode: only n characters are read", base64_decode("Zm9vYmFy", 4, back, 16), 3);
+	CHECK_INT("base64_decode: + and / are digits", base64_decode("+/+/", 4, back, 16), 3);
+	CHECK("base64_decode: + and / values", back[0] == 0xfb && back[1] == 0xff && back[2] == 0xbf);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(name, sizeof(name), "base64_decode \"%s\": -EINVAL", bad[i]);
+		CHECK_INT(name, base64_decode(bad[i], strlen(bad[i]), back, sizeof(back)), -EINVAL);
+	}
+}
+
 int main(void)
 {
 	test_json_string();
 	test_parse_size();
 	test_parse_uint();
 	test_hex();
+	test_base64();
 	test_ct_equal();
 	test_trim();
 	test_human();
