@@ -6,6 +6,7 @@
 #ifndef KXFER_TREE_H
 #define KXFER_TREE_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -112,6 +113,23 @@ int tree_discover(struct tree *t, struct client *c, bool missing_ok);
 
 /* --parallel's default: the online CPUs, at least 4 (latency hides behind them), at most 16. */
 unsigned tree_default_parallel(void);
+/* tree_part.c: a download's files on disk. */
+struct part_paths {
+	char final[PATH_MAX], part[PATH_MAX], state[PATH_MAX];
+};
+
+int part_paths(const struct tree *t, const struct tfile *f, struct part_paths *p);
+/* Bytes in chunk k; the size of chunk ranges for f. */
+uint64_t part_chunk_len(const struct tfile *f, unsigned k);
+uint64_t part_chunk_size(const struct tree *t, const struct tfile *f);
+/* Opens the part file and plans the chunks, fresh or from an earlier run's state. */
+int part_open(struct tree *t, struct tfile *f, struct part_paths *p);
+/* Persists the header (once the ETag is known) and chunk k's progress. */
+void part_save_header(const struct tfile *f);
+void part_save_done(struct tfile *f, unsigned k);
+/* Every chunk is in: verify, set the mtime, rename into place (or fail the file). */
+void part_finish(struct tree *t, struct tfile *f, const struct part_paths *p);
+
 int tree_get(struct client_opts *o, const char *dest);
 int tree_put(struct client_opts *o, const char *src);
 /* get --parallel N for one file. */

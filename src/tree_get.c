@@ -23,201 +23,10 @@
 #include "tree.h"
 #include "util.h"
 
-#define STATE_MAGIC "kxfer-part 1"
-#define LINE 21                   /* "%020llu\n" */
-#define HEADER 256
 #define MAX_RESTARTS 3            /* a file that keeps changing */
 
-struct paths {
-	char final[PATH_MAX], part[PATH_MAX], state[PATH_MAX];
-};
-
-static int make_paths(const struct tree *t, const struct tfile *f, struct paths *p)
-{
-	char tmp[PATH_MAX], *slash;
-	int rc = t->single ? (snprintf(p->final, sizeof(p->final), "%s", t->local) < (int)sizeof(p->final) ? 0
-			      : -ENAMETOOLONG) : tree_local_path(t->local, f->rel, p->final, sizeof(p->final));
-
-	if (rc)
-		return rc;
-	snprintf(tmp, sizeof(tmp), "%s", p->final);
-	slash = strrchr(tmp, '/');
-	if (slash)
-		*slash = 0;
-	if (snprintf(p->part, sizeof(p->part), "%s%s.%s.kxfer-part", slash ? tmp : "", slash ? "/" : "",
-		     slash ? slash + 1 : tmp) >= (int)sizeof(p->part) ||
-	    snprintf(p->state, sizeof(p->state), "%.*s.kxfer-state", (int)(strlen(p->part) - 11), p->part) >=
-		    (int)sizeof(p->state))
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-static uint64_t chunk_len(const struct tfile *f, unsigned k)
-{
-	uint64_t start = (uint64_t)k * f->chunk;
-
-	return MIN(f->chunk, f->size - start);
-}
-
-/* Persists chunk k's progress: one fixed-width line, written in place. */
-static void save_done(struct tfile *f, unsigned k)
-{
-	char line[LINE + 1];
-
-	if (f->state_fd < 0)
-		return;
-	snprintf(line, sizeof(line), "%020llu\n", (unsigned long long)f->done[k]);
-	/* The state is an optimisation: if it cannot be written, a rerun starts over. */
-	(void)!pwrite(f->state_fd, line, LINE, HEADER + (off_t)k * LINE);
-}
-
-/* The state file's first HEADER bytes: a line padded with spaces, so that the chunk lines
- * after it stay where they are when the ETag becomes known. */
-static void save_header(const struct tfile *f)
-{
-	char head[HEADER + 1];
-	int n = snprintf(head, sizeof(head), STATE_MAGIC " %llu %llu %u %s", (unsigned long long)f->size,
-			 (unsigned long long)f->chunk, f->nchunks, f->etag[0] ? f->etag : "-");
-
-	if (f->state_fd < 0 || n < 0 || n >= HEADER)
-		return;
-	memset(head + n, ' ', (size_t)(HEADER - 1 - n));
-	head[HEADER - 1] = '\n';
-	(void)!pwrite(f->state_fd, head, HEADER, 0);
-}
-
-/* Picks up an earlier run's part file when its state matches this file. */
-static bool load_state(struct tfile *f, const struct paths *p)
-{
-	char buf[HEADER + 1], etag[160];
-	unsigned long long size, chunk;
-	unsigned n;
-	int fd = open(p->state, O_RDWR | O_CLOEXEC), used = 0;
-	ssize_t got;
-	struct stat st;
-
-	if (fd < 0)
-		return false;
-	got = pread(fd, buf, sizeof(buf) - 1, 0);
-	buf[got > 0 ? got : 0] = 0;
-	/* without a validator the bytes on disk may be of another version: start over */
-	if (sscanf(buf, STATE_MAGIC " %llu %llu %u %159s%n", &size, &chunk, &n, etag, &used) != 4 ||
-	    !strcmp(etag, "-") || got < HEADER || buf[HEADER - 1] != '\n' || size != f->size || !chunk || n != (size + chunk - 1) / chunk || n > 1u << 20 ||
-	    stat(p->part, &st) < 0 || (uint64_t)st.st_size != size)
-		goto no;
-	f->done = calloc(n, sizeof(*f->done));
-	if (!f->done)
-		goto no;
-	f->chunk = chunk;
-	f->nchunks = n;
-	snprintf(f->etag, sizeof(f->etag), "%s", etag);
-	for (unsigned k = 0; k < n; k++) {
-		char line[LINE + 1] = "";
-
-		if (pread(fd, line, LINE, HEADER + (off_t)k * LINE) == LINE)
-			f->done[k] = MIN(strtoull(line, NULL, 10), chunk_len(f, k));
-	}
-	f->state_fd = fd;
-	return true;
-no:
-	close(fd);
-	return false;
-}
-
-/* A large file is shared out among the connections in ranges of at least 1 MiB and at most
- * --split-size; asked for one file with --parallel, the user wants the connections used. */
-static uint64_t chunk_size(const struct tree *t, const struct tfile *f)
-{
-	const uint64_t grain = 64 * 1024;
-	uint64_t chunk;
-
-	if (f->size <= (t->single ? (uint64_t)TREE_BUF * 2 : t->o->split_size))
-		return MAX(f->size, 1);
-	chunk = MIN(t->o->split_size, (f->size + t->o->parallel - 1) / t->o->parallel);
-	return (MAX(chunk, (uint64_t)TREE_BUF) + grain - 1) / grain * grain;
-}
-
-/* Opens the part file and plans the chunks, fresh or from an earlier run's state. */
-static int prepare(struct tree *t, struct tfile *f, struct paths *p)
-{
-	if (load_state(f, p)) {
-		f->fd = open(p->part, O_RDWR | O_CLOEXEC);
-		return f->fd < 0 ? -errno : 0;
-	}
-	f->chunk = chunk_size(t, f);
-	f->nchunks = f->size ? (unsigned)((f->size + f->chunk - 1) / f->chunk) : 1;
-	f->done = calloc(f->nchunks, sizeof(*f->done));
-	if (!f->done)
-		return -ENOMEM;
-	f->fd = open(p->part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (f->fd < 0)
-		return -errno;
-	/* Room for the whole file now: a full disk is an error before the transfer, not in it. */
-	if (f->size && fallocate(f->fd, 0, 0, (off_t)f->size) < 0) {
-		if (errno != EOPNOTSUPP)
-			return -errno;
-		if (ftruncate(f->fd, (off_t)f->size) < 0)
-			return -errno;
-	}
-	if (f->size > TREE_BUF) { /* small files simply start over */
-		f->state_fd = open(p->state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		save_header(f);
-		for (unsigned k = 0; k < f->nchunks; k++)
-			save_done(f, k);
-	}
-	return 0;
-}
-
-/* Every chunk is in: verify, set the mtime, rename into place. */
-static void finish_file(struct tree *t, struct tfile *f, const struct paths *p)
-{
-	uint8_t got[32];
-	int rc;
-
-	if (ftruncate(f->fd, (off_t)f->size) < 0) {
-		tree_fail(t, f, EXIT_LOCAL_IO, "%s: %s", p->part, strerror(errno));
-		goto drop;
-	}
-	if (t->o->verify) {
-		char want[48], have[48];
-
-		if (!f->has_digest) {
-			tree_fail(t, f, EXIT_VERIFY, "--verify: the server sent no Repr-Digest (it does not "
-				  "implement RFC 9530 Want-Repr-Digest; kxfer serve does)");
-			goto drop;
-		}
-		rc = sha256_fd(f->fd, f->size, got);
-		if (rc < 0) {
-			tree_fail(t, f, EXIT_LOCAL_IO, "reading back %s: %s", p->part, strerror(-rc));
-			goto drop;
-		}
-		if (memcmp(got, f->digest, 32)) {
-			base64_encode(f->digest, 32, want, sizeof(want));
-			base64_encode(got, 32, have, sizeof(have));
-			tree_fail(t, f, EXIT_VERIFY, "--verify: SHA-256 mismatch: received :%s:, the server "
-				  "says :%s:; nothing was renamed into place", have, want);
-			goto drop;
-		}
-	}
-	if (f->mtime && futimens(f->fd, (struct timespec[2]){ { 0, UTIME_NOW }, { f->mtime, 0 } }) < 0)
-		log_debug("%s: cannot set the mtime: %s", p->part, strerror(errno));
-	if (close(f->fd) < 0 || rename(p->part, p->final) < 0) {
-		f->fd = -1;
-		tree_fail(t, f, EXIT_LOCAL_IO, "%s: %s", p->final, strerror(errno));
-		return;
-	}
-	f->fd = -1;
-	if (f->state_fd >= 0)
-		unlink(p->state);
-	tree_file_done(t, f, false);
-	return;
-drop: /* wrong bytes are never kept for a resume */
-	unlink(p->part);
-	unlink(p->state);
-}
-
 /* Back to the plan's start: the file changed on the server while it was being fetched. */
-static void restart(struct tree *t, struct tfile *f, const struct paths *p)
+static void restart(struct tree *t, struct tfile *f, const struct part_paths *p)
 {
 	if (f->state_fd >= 0)
 		close(f->state_fd);
@@ -242,7 +51,7 @@ static void queue_rest(struct tree *t, struct tfile *f, unsigned except)
 {
 	pthread_mutex_lock(&t->lock);
 	for (unsigned k = 0; k < f->nchunks && !f->rest_queued; k++)
-		if (k != except && f->done[k] < chunk_len(f, k))
+		if (k != except && f->done[k] < part_chunk_len(f, k))
 			tree_push(t, f, k, 0, true);
 	f->rest_queued = true;
 	pthread_mutex_unlock(&t->lock);
@@ -308,7 +117,7 @@ static int check_response(struct tree *t, struct client *c, struct tfile *f, uns
 		*changed = true;
 	if (r->etag && !f->etag[0] && k == 0 && strlen(r->etag) < sizeof(f->etag) && !strchr(r->etag, ' ')) {
 		snprintf(f->etag, sizeof(f->etag), "%s", r->etag);
-		save_header(f);
+		part_save_header(f);
 	}
 	if (http_digest_sha256(r->repr_digest, digest) == 0) {
 		if (f->has_digest && memcmp(digest, f->digest, 32))
@@ -341,7 +150,7 @@ static int receive(struct tree *t, struct client *c, struct fileio *io, char **b
 			break;
 		f->done[k] += pending[cur];
 		pending[cur] = 0;
-		save_done(f, k);
+		part_save_done(f, k);
 		while (fill < TREE_BUF && fill < len) {
 			long n = client_read(c, buf[cur] + fill, tree_slice(t, (size_t)MIN(TREE_BUF - fill, len - fill)));
 
@@ -371,7 +180,7 @@ static int receive(struct tree *t, struct client *c, struct fileio *io, char **b
 		if (w >= 0 && io_rc >= 0)
 			f->done[k] += pending[s];
 	}
-	save_done(f, k);
+	part_save_done(f, k);
 	if (io_rc < 0) {
 		snprintf(c->err, sizeof(c->err), "writing %s: %s", f->rel, strerror((int)-io_rc));
 		return EXIT_LOCAL_IO;
@@ -389,32 +198,32 @@ static int receive(struct tree *t, struct client *c, struct fileio *io, char **b
 static int get_run(struct tree *t, struct client *c, struct fileio *io, char **buf, struct task *k)
 {
 	struct tfile *f = k->f;
-	struct paths p;
+	struct part_paths p;
 	char target[8192], extra[512];
 	uint64_t start, end;
 	bool ranged, changed, body_to_end;
 	int rc;
 
-	if (f->code || make_paths(t, f, &p))
+	if (f->code || part_paths(t, f, &p))
 		return f->code ? EXIT_OK : (tree_fail(t, f, EXIT_LOCAL_IO, "path too long"), EXIT_OK);
 	if (!f->chunk) {
-		rc = prepare(t, f, &p);
+		rc = part_open(t, f, &p);
 		if (rc < 0) {
 			tree_fail(t, f, EXIT_LOCAL_IO, "%s: %s", p.part, strerror(-rc));
 			return EXIT_OK;
 		}
 		f->left = 0;
 		for (unsigned i = 0; i < f->nchunks; i++)
-			f->left += f->done[i] < chunk_len(f, i) || !f->size;
+			f->left += f->done[i] < part_chunk_len(f, i) || !f->size;
 		if (f->etag[0])
 			queue_rest(t, f, 0); /* resumed: the validator is known already */
 		if (!f->left) {
-			finish_file(t, f, &p);
+			part_finish(t, f, &p);
 			return EXIT_OK;
 		}
 	}
 	start = (uint64_t)k->chunk * f->chunk + f->done[k->chunk];
-	end = (uint64_t)k->chunk * f->chunk + chunk_len(f, k->chunk) - 1;
+	end = (uint64_t)k->chunk * f->chunk + part_chunk_len(f, k->chunk) - 1;
 	if (f->size && start > end)
 		return EXIT_OK; /* done already (queued twice by a resume) */
 	ranged = f->nchunks > 1 || start > 0;
@@ -468,13 +277,13 @@ static int get_run(struct tree *t, struct client *c, struct fileio *io, char **b
 	pthread_mutex_lock(&t->lock);
 	if (changed)
 		f->changed = true;
-	if (!changed && f->done[k->chunk] >= chunk_len(f, k->chunk))
+	if (!changed && f->done[k->chunk] >= part_chunk_len(f, k->chunk))
 		f->left--;
 	if (f->changed && f->active == 1) {
 		restart(t, f, &p);
 	} else if (!f->changed && f->left == 0 && !f->code) {
 		pthread_mutex_unlock(&t->lock);
-		finish_file(t, f, &p);
+		part_finish(t, f, &p);
 		return EXIT_OK;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -503,10 +312,10 @@ static int default_dest(const struct url *u, char *out, size_t cap)
 /* rsync's quick check: same size and same mtime as the server's means the same file. */
 static bool unchanged(const struct tree *t, const struct tfile *f)
 {
-	struct paths p;
+	struct part_paths p;
 	struct stat st;
 
-	return !t->o->force && f->mtime && make_paths(t, f, &p) == 0 && stat(p.final, &st) == 0 &&
+	return !t->o->force && f->mtime && part_paths(t, f, &p) == 0 && stat(p.final, &st) == 0 &&
 	       S_ISREG(st.st_mode) && (uint64_t)st.st_size == f->size && st.st_mtime == f->mtime;
 }
 
@@ -520,7 +329,7 @@ static void plan(struct tree *t)
 			tree_file_done(t, f, true);
 			continue;
 		}
-		t->est_tasks += (f->size + chunk_size(t, f) - 1) / chunk_size(t, f);
+		t->est_tasks += (f->size + part_chunk_size(t, f) - 1) / part_chunk_size(t, f);
 		tree_push(t, f, 0, 0, false);
 	}
 }
@@ -605,9 +414,9 @@ int tree_get_one(struct client_opts *o, const char *dest)
 	}
 	rc = tree_run(&t, t0);
 	if (rc != EXIT_OK && !o->resume && t.nfiles) { /* as get: no part file left unless --continue */
-		struct paths p;
+		struct part_paths p;
 
-		if (make_paths(&t, t.files[0], &p) == 0) {
+		if (part_paths(&t, t.files[0], &p) == 0) {
 			unlink(p.part);
 			unlink(p.state);
 		}
