@@ -16,6 +16,7 @@ enum conn_state {
 	CS_HANDSHAKE,  /* TLS handshake, driven by poll readiness */
 	CS_READ_HEAD,  /* waiting for (the rest of) a request head */
 	CS_WRITE_OUT,  /* response head and small bodies from c->out */
+	CS_DIGEST,     /* a hashing thread computes the file's Repr-Digest (c->digest) */
 	CS_SEND_BODY,  /* a file body, through the data path (c->tx) */
 	CS_RECV_BODY,  /* an upload body, through the data path (c->rx) */
 	CS_COMMIT,     /* upload complete: fsync, rename, fsync the directory */
@@ -43,7 +44,8 @@ struct conn {
 	enum conn_state state;
 	double deadline;
 	unsigned inflight;
-	struct op op_poll, op_io[XFER_BUFS], op_sync;
+	struct op op_poll, op_io[XFER_BUFS], op_sync, op_digest;
+	struct digest_job *digest;   /* CS_DIGEST: the job, until its eventfd is read */
 
 	/* how records move, per direction: OpenSSL in userspace, or the kernel */
 	bool tx_kernel;          /* OpenSSL installed TLS_TX: plain writes are encrypted */
@@ -131,6 +133,8 @@ bool conn_count_records(struct conn *c, uint64_t bytes, unsigned sends);
 
 /* Request handling (handler.c): turns c->req into a reply, a file to send or an upload. */
 void handle_request(struct conn *c);
+/* CS_DIGEST: the hashing thread is done; answer with the file. */
+void handle_digested(struct conn *c);
 /* Puts a complete response (head, and body unless HEAD) into c->out. */
 void reply_with(struct conn *c, struct http_reply *r, const char *body, size_t body_len);
 /* The same for a small text body. */

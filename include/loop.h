@@ -14,7 +14,7 @@
 
 enum op_kind {
 	OP_ACCEPT, OP_TIMER, OP_WAKE, OP_SIGNAL, /* the worker's own */
-	OP_POLL, OP_FILE_READ, OP_FILE_WRITE, OP_FSYNC, OP_SPLICE, /* a connection's */
+	OP_POLL, OP_FILE_READ, OP_FILE_WRITE, OP_FSYNC, OP_SPLICE, OP_DIGEST, /* a connection's */
 };
 
 struct op {

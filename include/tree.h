@@ -48,6 +48,8 @@ struct tree_ops {
 	/* Runs one task on the worker's connection; returns an exit code, EXIT_OK when the
 	 * task is finished (or was handed back to the queue). */
 	int (*run)(struct tree *t, struct client *c, struct fileio *io, char **buf, struct task *k);
+	/* The file's last queued or running task is over (called with t->lock held). */
+	void (*idle)(struct tree *t, struct tfile *f);
 };
 
 struct tree {

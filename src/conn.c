@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "tls.h"
 #include "util.h"
 #include "xfer.h"
@@ -60,6 +61,7 @@ struct conn *conn_new(struct worker *w, int fd, const struct sockaddr *peer, boo
 	c->deadline = now_sec() + w->cfg->handshake_timeout;
 	c->op_poll = (struct op){ .kind = OP_POLL, .owner = c };
 	c->op_sync = (struct op){ .kind = OP_FSYNC, .owner = c };
+	c->op_digest = (struct op){ .kind = OP_DIGEST, .owner = c };
 	for (unsigned i = 0; i < XFER_BUFS; i++)
 		c->op_io[i] = (struct op){ .kind = OP_FILE_READ, .idx = (uint8_t)i, .owner = c };
 	peer_name(peer, c->peer, sizeof(c->peer));
@@ -95,6 +97,7 @@ static void conn_free(struct conn *c)
 	}
 	for (unsigned i = 0; i < XFER_BUFS; i++)
 		free(c->buf[i].data);
+	digest_job_free(c->digest);
 	free(c);
 	atomic_fetch_sub(&w->shared->conns, 1);
 }
@@ -388,6 +391,10 @@ void conn_advance(struct conn *c)
 		case CS_RECV_BODY:
 			step_body(c, c->rx);
 			break;
+		case CS_DIGEST:
+			if (!c->op_digest.busy)
+				handle_digested(c);
+			break;
 		case CS_COMMIT:
 			if (!c->op_sync.busy)
 				upload_commit(c);
@@ -413,6 +420,8 @@ void conn_complete(struct conn *c, struct op *op, int res)
 	case OP_FSYNC:
 		if (res < 0)
 			c->commit_error = res;
+		break;
+	case OP_DIGEST: /* the job's result is in c->digest */
 		break;
 	default: /* file I/O of the data path */
 		if (c->state == CS_SEND_BODY && c->tx)

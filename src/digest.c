@@ -17,11 +17,15 @@
 #include "digest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include "tls.h"
 #include "util.h"
@@ -169,6 +173,17 @@ static void store(int fd, const struct stat *st, const uint8_t d[32])
 	mem_put(&now, d);
 }
 
+int digest_cached(int fd, const struct stat *st, uint8_t out[32])
+{
+	if (mem_get(st, out))
+		return 0;
+	if (xattr_get(fd, st, out)) {
+		mem_put(st, out);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int digest_file(int fd, struct stat *st, uint8_t out[32])
 {
 	for (int pass = 0; pass < 2; pass++) {
@@ -181,8 +196,6 @@ int digest_file(int fd, struct stat *st, uint8_t out[32])
 			mem_put(st, out);
 			return 0;
 		}
-		/* Read synchronously in the worker thread: its other connections wait while a
-		 * large file is hashed (once per version of the file, thanks to the caches). */
 		rc = sha256_fd(fd, (uint64_t)st->st_size, out);
 		if (fstat(fd, &after) < 0)
 			return -errno;
@@ -202,4 +215,83 @@ void digest_remember(int fd, const uint8_t d[32])
 
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		store(fd, &st, d);
+}
+
+/* The hashing threads: started as jobs come, at most HASHERS, and kept.  A worker thread
+ * never reads a whole file itself, so its other connections are answered meanwhile. */
+#define HASHERS 4
+
+static struct digest_job *queue, **queue_end = &queue;
+static pthread_cond_t queued = PTHREAD_COND_INITIALIZER;
+static unsigned hashers, idle;
+
+static void *hasher(void *arg)
+{
+	for (;;) {
+		struct digest_job *j;
+
+		pthread_mutex_lock(&lock);
+		idle++;
+		while (!queue)
+			pthread_cond_wait(&queued, &lock);
+		idle--;
+		j = queue;
+		queue = j->next;
+		if (!queue)
+			queue_end = &queue;
+		pthread_mutex_unlock(&lock);
+		j->rc = digest_file(j->fd, &j->st, j->d);
+		/* the last touch of j: the connection frees it once its ring has read this */
+		while (eventfd_write(j->efd, 1) < 0 && errno == EINTR)
+			;
+	}
+	return NULL;
+}
+
+struct digest_job *digest_start(int fd, const struct stat *st)
+{
+	struct digest_job *j = calloc(1, sizeof(*j));
+	pthread_t t;
+	int err;
+
+	if (!j)
+		return NULL;
+	j->st = *st;
+	j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	j->efd = eventfd(0, EFD_CLOEXEC);
+	if (j->fd < 0 || j->efd < 0)
+		goto fail;
+	pthread_mutex_lock(&lock);
+	if (!idle && hashers < HASHERS) {
+		err = pthread_create(&t, NULL, hasher, NULL);
+		if (!err) {
+			pthread_detach(t);
+			hashers++;
+		} else if (!hashers) {
+			pthread_mutex_unlock(&lock);
+			errno = err;
+			goto fail;
+		}
+	}
+	*queue_end = j;
+	queue_end = &j->next;
+	pthread_cond_signal(&queued);
+	pthread_mutex_unlock(&lock);
+	return j;
+fail:
+	err = errno;
+	digest_job_free(j);
+	errno = err;
+	return NULL;
+}
+
+void digest_job_free(struct digest_job *j)
+{
+	if (!j)
+		return;
+	if (j->fd >= 0)
+		close(j->fd);
+	if (j->efd >= 0)
+		close(j->efd);
+	free(j);
 }

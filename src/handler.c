@@ -111,47 +111,78 @@ static void reply_listing(struct conn *c, int dirfd, const char *rel)
 	free(body);
 }
 
-/* Repr-Digest (RFC 9530) of the whole file, into b64: 1, 0 when the file kept changing
- * while it was read (answered without the field), -1 when answered 500 (fd closed). */
-static int file_digest(struct conn *c, int fd, struct stat *st, char b64[48])
+/* A digest failure answers 500: better no answer than a wrong digest. */
+static void digest_failed(struct conn *c, int fd, int err)
 {
-	uint8_t d[32];
 	char msg[300];
-	int rc = digest_file(fd, st, d);
 
-	if (rc == 0) {
-		base64_encode(d, sizeof(d), b64, 48);
-		return 1;
-	}
-	if (rc == -ESTALE) {
-		log_debug("%s: %s changed while its digest was computed; answered without one",
-			  c->peer, c->req.target);
-		return 0;
-	}
 	close(fd);
-	/* Better no answer than a wrong digest. */
-	snprintf(msg, sizeof(msg), "cannot compute the SHA-256 of %s: %s\n", c->req.target, strerror(-rc));
+	snprintf(msg, sizeof(msg), "cannot compute the SHA-256 of %s: %s\n", c->req.target, strerror(-err));
 	reply_text(c, 500, msg, false);
-	return -1;
 }
 
+static void respond_file(struct conn *c, int fd, const struct stat *st, const char *digest);
+
+/* Repr-Digest (RFC 9530) of the whole file, even for a 206: it is the representation's.
+ * A cached one answers at once; otherwise a hashing thread reads the file while this
+ * worker serves its other connections, and the state machine waits in CS_DIGEST. */
 static void send_file(struct conn *c, int fd, struct stat *st)
 {
+	struct io_uring_sqe *sqe;
+	char b64[48];
+	uint8_t d[32];
+
+	if (!http_wants_sha256(c->req.want_repr_digest)) {
+		respond_file(c, fd, st, NULL);
+		return;
+	}
+	if (digest_cached(fd, st, d) == 0) {
+		base64_encode(d, sizeof(d), b64, sizeof(b64));
+		respond_file(c, fd, st, b64);
+		return;
+	}
+	c->digest = digest_start(fd, st);
+	if (!c->digest) {
+		digest_failed(c, fd, -errno);
+		return;
+	}
+	c->file_fd = fd; /* closed with the request if the connection ends meanwhile */
+	sqe = loop_sqe(c->w);
+	io_uring_prep_read(sqe, c->digest->efd, &c->digest->efd_value, sizeof(c->digest->efd_value), 0);
+	loop_arm(sqe, &c->op_digest);
+	c->inflight++;
+	c->state = CS_DIGEST;
+}
+
+void handle_digested(struct conn *c)
+{
+	struct digest_job *j = c->digest;
+	int fd = c->file_fd;
+	char b64[48];
+
+	c->digest = NULL;
+	c->file_fd = -1;
+	if (j->rc == 0)
+		base64_encode(j->d, sizeof(j->d), b64, sizeof(b64));
+	else if (j->rc == -ESTALE)
+		log_debug("%s: %s changed while its digest was computed; answered without one",
+			  c->peer, c->req.target);
+	if (j->rc == 0 || j->rc == -ESTALE)
+		respond_file(c, fd, &j->st, j->rc == 0 ? b64 : NULL);
+	else
+		digest_failed(c, fd, j->rc);
+	digest_job_free(j);
+}
+
+/* The answer for a file: head, range, body; st is the version digest (if any) is of. */
+static void respond_file(struct conn *c, int fd, const struct stat *st, const char *digest)
+{
 	struct http_reply r = { .status = 200, .content_type = "application/octet-stream",
-				.range_total = -1 };
+				.range_total = -1, .repr_digest = digest };
 	uint64_t start, len;
-	char etag[80], digest[48];
+	char etag[80];
 	enum range_result rr = RANGE_NONE;
 
-	/* First, since it may find the file changed and refresh st.  The digest is of the
-	 * representation, so a 206 carries the whole file's too. */
-	if (http_wants_sha256(c->req.want_repr_digest)) {
-		int rc = file_digest(c, fd, st, digest);
-
-		if (rc < 0)
-			return;
-		r.repr_digest = rc ? digest : NULL;
-	}
 	r.last_modified = st->st_mtime;
 	start = 0;
 	len = (uint64_t)st->st_size;

@@ -278,7 +278,8 @@ static void task_over(struct tree *t, struct task *k)
 {
 	pthread_mutex_lock(&t->lock);
 	t->busy--;
-	k->f->active--;
+	if (--k->f->active == 0 && t->ops->idle) /* decided under the lock: no two tasks both */
+		t->ops->idle(t, k->f);          /* think the other is still running */
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
 }

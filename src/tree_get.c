@@ -276,12 +276,10 @@ static int get_run(struct tree *t, struct client *c, struct fileio *io, char **b
 	}
 	pthread_mutex_lock(&t->lock);
 	if (changed)
-		f->changed = true;
+		f->changed = true; /* restarted by get_idle() once no task of it is left */
 	if (!changed && f->done[k->chunk] >= part_chunk_len(f, k->chunk))
 		f->left--;
-	if (f->changed && f->active == 1) {
-		restart(t, f, &p);
-	} else if (!f->changed && f->left == 0 && !f->code) {
+	if (!f->changed && f->left == 0 && !f->code) {
 		pthread_mutex_unlock(&t->lock);
 		part_finish(t, f, &p);
 		return EXIT_OK;
@@ -290,7 +288,16 @@ static int get_run(struct tree *t, struct client *c, struct fileio *io, char **b
 	return EXIT_OK;
 }
 
-static const struct tree_ops get_ops = { .run = get_run };
+/* The last task of a file is over (t->lock held): a file that changed starts again. */
+static void get_idle(struct tree *t, struct tfile *f)
+{
+	struct part_paths p;
+
+	if (f->changed && !f->code && part_paths(t, f, &p) == 0)
+		restart(t, f, &p);
+}
+
+static const struct tree_ops get_ops = { .run = get_run, .idle = get_idle };
 
 /* The URL's last directory name, decoded: the default destination. */
 static int default_dest(const struct url *u, char *out, size_t cap)

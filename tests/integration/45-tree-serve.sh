@@ -351,4 +351,25 @@ wait "${pids[@]}"
 is "8 concurrent GETs with digests on 4 threads: all the same, right digest" \
     "$(for i in 1 2 3 4 5 6 7 8; do hdr "$T/th$i.h" Repr-Digest; done | sort -u)" "sha-256=:$(b64 "$R/r1m"):"
 check "server alive at the end" alive
+
+# --- hashing happens off the event loop ------------------------------------------------------
+# One worker thread; a 1 GiB file (sparse: no disk) hashed for the first time takes most of a
+# second.  Meanwhile the same worker must answer another client at once.
+stop_serve
+mkdir -p "$T/hroot"
+truncate -s 1G "$T/hroot/huge.bin"
+echo small >"$T/hroot/small.txt"
+start_serve hashing --root "$T/hroot" --threads 1 || { notok "kxfer serve --threads 1 starts"; finish; }
+: >"$T/order"
+( st -I -H 'Want-Repr-Digest: sha-256=10' "$URL/huge.bin" >/dev/null; echo huge >>"$T/order" ) &
+hp=$!
+sleep 0.1
+( st "$URL/small.txt" >/dev/null; echo small >>"$T/order" ) &
+sp=$!
+wait "$hp" "$sp"
+is "while one worker's file is hashed, it answers another request first" "$(tr '\n' ' ' <"$T/order")" "small huge "
+req huge2 -I -H 'Want-Repr-Digest: sha-256=10' "$URL/huge.bin" >/dev/null
+is "the 1 GiB file's digest (computed on a hashing thread)" "$(hdr "$T/huge2.h" Repr-Digest)" \
+   "sha-256=:$(head -c 1073741824 /dev/zero | openssl dgst -sha256 -binary | base64):"
+check "server alive after hashing" alive
 finish
