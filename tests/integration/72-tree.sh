@@ -119,6 +119,16 @@ is "get -r --parallel 16 under ulimit -n 64: exit 0" "$?" 0
 is "get -r --parallel 16 under ulimit -n 64: identical" "$(manifest "$T/fd64")" "$(manifest "$TR")"
 check "get -r under ulimit -n 64: says it uses fewer connections" grep -q "open-file limit (ulimit -n 64) allows" "$T/fd64.err"
 
+# --- key updates: a userspace server at --key-limit sends KeyUpdates mid-response ----------------
+stop_serve
+start_serve keylimit --root "$R" --key-limit 64 --allow-upload || { notok "kxfer serve --key-limit 64 starts"; finish; }
+kx get -r "$URL/tree/" -o "$T/kl" --ca "$CERT" --parallel 2 --split-size 4M --quiet
+is "get -r from serve --key-limit 64 (KeyUpdate every 64 records): exit 0" "$?" 0
+is "get -r across KeyUpdates: identical" "$(manifest "$T/kl")" "$(manifest "$TR")"
+kx put -r "$TR" "$URL/up/kl/" --ca "$CERT" --parallel 2 --key-limit 64 --quiet
+is "put -r --key-limit 64 (the client updates its key): exit 0" "$?" 0
+is "put -r across KeyUpdates: identical" "$(manifest "$R/up/kl")" "$(manifest "$TR")"
+
 # --- a full server: --parallel 16 against --max-conns 4 ---------------------------------------
 stop_serve
 start_serve full --root "$R" --threads 1 --max-conns 4 || { notok "kxfer serve --max-conns 4 starts"; finish; }

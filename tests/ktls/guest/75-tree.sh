@@ -38,4 +38,16 @@ for c in TLS_AES_128_GCM_SHA256 TLS_CHACHA20_POLY1305_SHA256; do
     # both ends
     stat_expect "$n: trees over kTLS" 22 22
 done
+
+# kernel TLS cannot update its key: at --key-limit the server ends a response early with
+# close_notify, and the tree client asks again for the rest on a new connection
+start_serve tree-keylimit --root "$W/root" --key-limit 64 || finish
+kx get -r "$URL/tree/sub/" -o "$W/got-kl" --ca "$CERT" --ktls on --parallel 2 --split-size 1M --json \
+    >"$W/kl.json" 2>"$W/kl.err"
+rc=$?
+is "get -r from serve --key-limit 64 over kTLS: exit 0" "$rc" 0
+[ "$rc" = 0 ] || diag "$W/kl.err" "$W/kl.json"
+is "get -r from serve --key-limit 64: identical (resumed at each limit)" "$(manifest "$W/got-kl")" "$(manifest "$TR/sub")"
+check "the server ended responses early at its key limit" file_has "$SLOG" ' 20[06] [0-9]+ .* tx=ktls'
+stop_serve
 finish
