@@ -20,37 +20,8 @@ else
     PORT=$(free_port)
     dav=""
     nginx -V 2>&1 | grep -q http_dav_module && dav="dav_methods PUT;"
-    user=""; [ "$(id -u)" = 0 ] && user="user root;"
-    cat >"$N/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-$user
-pid $N/nginx.pid;
-error_log $N/error.log warn;
-events { worker_connections 128; }
-http {
-    access_log $N/access.log;
-    client_body_temp_path $N/body;
-    proxy_temp_path $N/proxy;
-    fastcgi_temp_path $N/fastcgi;
-    uwsgi_temp_path $N/uwsgi;
-    scgi_temp_path $N/scgi;
-    default_type application/octet-stream;
-    server {
-        listen 127.0.0.1:$PORT ssl;
-        ssl_certificate $T/srv.pem;
-        ssl_certificate_key $T/srv.key;
-        ssl_protocols TLSv1.3;
-        root $N/root;
-        client_max_body_size 0;
-        location / {
-            $dav
-            dav_access user:rw group:r all:r;
-        }
-    }
-}
-EOF
+    nginx_conf "$N" "$PORT" "$T/srv.pem" "$T/srv.key" "$dav
+            dav_access user:rw group:r all:r;"
     if ! nginx -t -p "$N" -c "$N/nginx.conf" >"$N/t.log" 2>&1; then
         notok "nginx -t accepts the test config"; sed 's/^/#   /' "$N/t.log"
     else

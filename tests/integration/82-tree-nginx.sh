@@ -7,7 +7,7 @@
 command -v nginx >/dev/null || { skip "tree transfers with nginx: nginx not installed"; exit 77; }
 nginx -V 2>&1 | grep -q http_dav_module || { skip "tree transfers with nginx: nginx has no dav module"; exit 77; }
 N=$T/nginx
-mkdir -p "$N/root/tree/d1/d2" "$N/root/up" "$N/body" "$N/proxy" "$N/fastcgi" "$N/uwsgi" "$N/scgi"
+mkdir -p "$N/root/tree/d1/d2" "$N/root/up"
 R=$N/root/tree
 for i in $(seq 1 20); do head -c $((i * 997)) /dev/urandom >"$R/f$i"; done
 head -c $((3 * 1048576 + 5)) /dev/urandom >"$R/d1/mid.bin"
@@ -17,40 +17,11 @@ echo "space" >"$R/d1/with space & ü.txt"
 newcert "$T" srv "DNS:localhost,IP:127.0.0.1" || { notok "openssl req: server certificate"; finish; }
 CA=$T/srv.pem
 PORT=$(free_port)
-user=""; [ "$(id -u)" = 0 ] && user="user root;"
-cat >"$N/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-$user
-pid $N/nginx.pid;
-error_log $N/error.log warn;
-events { worker_connections 128; }
-http {
-    access_log $N/access.log;
-    client_body_temp_path $N/body;
-    proxy_temp_path $N/proxy;
-    fastcgi_temp_path $N/fastcgi;
-    uwsgi_temp_path $N/uwsgi;
-    scgi_temp_path $N/scgi;
-    default_type application/octet-stream;
-    server {
-        listen 127.0.0.1:$PORT ssl;
-        ssl_certificate $T/srv.pem;
-        ssl_certificate_key $T/srv.key;
-        ssl_protocols TLSv1.3;
-        root $N/root;
-        client_max_body_size 0;
-        location / {
-            autoindex on;
+nginx_conf "$N" "$PORT" "$T/srv.pem" "$T/srv.key" "autoindex on;
             autoindex_format json;
             dav_methods PUT;
             create_full_put_path on;
-            dav_access user:rw group:r all:r;
-        }
-    }
-}
-EOF
+            dav_access user:rw group:r all:r;"
 nginx -p "$N" -c "$N/nginx.conf" 2>>"$N/error.log" &
 PIDS+=("$!")
 wait_port "$PORT" 10 || { notok "nginx starts"; sed 's/^/#   /' "$N/error.log"; finish; }

@@ -76,3 +76,41 @@ tcphold() {
     python3 -c 'import socket,sys,time; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); time.sleep(float(sys.argv[2]))' "$PORT" "$1" 2>/dev/null &
     RAWPID=$!; PIDS+=("$RAWPID")
 }
+
+# nginx_conf DIR PORT CERT KEY LOCATION-DIRECTIVES: writes DIR/nginx.conf for a test nginx on
+# 127.0.0.1:PORT (TLS 1.3 only, root DIR/root, every path and log under DIR, daemon off, one
+# worker) with LOCATION-DIRECTIVES inside "location /".
+nginx_conf() {
+    local d=$1 port=$2 cert=$3 key=$4 loc=$5 user=""
+    [ "$(id -u)" = 0 ] && user="user root;"
+    mkdir -p "$d/root" "$d/body" "$d/proxy" "$d/fastcgi" "$d/uwsgi" "$d/scgi"
+    cat >"$d/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+$user
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 128; }
+http {
+    access_log $d/access.log;
+    client_body_temp_path $d/body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$port ssl;
+        ssl_certificate $cert;
+        ssl_certificate_key $key;
+        ssl_protocols TLSv1.3;
+        root $d/root;
+        client_max_body_size 0;
+        location / {
+            $loc
+        }
+    }
+}
+EOF
+}
