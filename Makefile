@@ -18,7 +18,7 @@ PURE     := http listing path url util
 PURE_OBJ := $(PURE:%=$(BUILD)/obj/%.o)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: FORCE all deps demo test test-unit test-integration test-ktls asan bench bench-ktls install clean help
+.PHONY: FORCE all deps demo test test-unit test-integration test-ktls asan bench bench-ktls bench-tree install clean help
 
 all: $(BUILD)/kxfer $(UNIT)
 
@@ -71,6 +71,12 @@ bench: deps
 	$(MAKE) all
 	bench/run.sh
 
+# Trees: kxfer get -r / put -r / get --parallel against rsync over ssh, rclone, aria2 and curl
+# (bench/tree.sh; TREE_FILES, TREE_MB, RUNS to size it).
+bench-tree: deps
+	$(MAKE) all
+	bench/tree.sh
+
 # kxfer bench inside the kTLS test guest (user-mode Linux or QEMU), so that the kTLS rows
 # exist on hosts without kTLS.  The guest's kernel crypto is emulated: function, not speed.
 BENCH_KTLS_ARGS ?= --size 64M --runs 3
@@ -95,4 +101,5 @@ help:
 	@echo "make asan       ASan+UBSan build, unit and integration suites"
 	@echo "make bench      kxfer vs nginx, curl and wget under hyperfine (bench/run.sh)"
 	@echo "make bench-ktls kxfer bench inside the kTLS test guest (emulated: function only)"
+	@echo "make bench-tree trees: kxfer -r against rsync over ssh, rclone, aria2, curl (bench/tree.sh)"
 	@echo "make install PREFIX=/usr/local DESTDIR="

@@ -107,13 +107,12 @@ void tree_free(struct tree *t);
 /* The request target of a file: the base URL's path plus rel, each segment
  * percent-encoded. */
 int tree_target(const struct tree *t, const struct tfile *f, char *out, size_t cap);
-/* "a/b" under dir, made with its parent directories when mkdirs. */
-int tree_local_path(const char *dir, const char *rel, char *out, size_t cap);
 /* The directory listing at url (JSON, recursive): adds every file under it to t.
  * 404 at the top counts as empty when missing_ok. */
 int tree_discover(struct tree *t, struct client *c, bool missing_ok);
 
-/* --parallel's default: the online CPUs, at least 4 (latency hides behind them), at most 16. */
+/* --parallel's default: the online CPUs (a connection's TLS is one core's work), at least 2,
+ * at most 16. */
 unsigned tree_default_parallel(void);
 /* tree_part.c: a download's files on disk. */
 struct part_paths {

@@ -9,6 +9,7 @@ packages=(
     openssl curl wget nginx-light python3 procps iproute2 # tests: real peers
     hyperfine gnuplot-nox file                            # bench: timings, charts
     rsync openssh-server openssh-client rclone aria2 attr # trees: the tools kxfer -r is measured against
+    libnginx-mod-http-dav-ext                             # (rclone's webdav uploads need PROPFIND)
 )
 
 missing=()

@@ -41,7 +41,7 @@ static const char usage[] =
 "                       the URL's last directory name), from JSON listings (kxfer serve, or\n"
 "                       nginx with autoindex_format json); files whose size and mtime match\n"
 "                       are skipped, and a rerun resumes an interrupted one\n"
-"      --parallel N     N keep-alive connections (default with -r: the CPUs, 4 to 16); a\n"
+"      --parallel N     N keep-alive connections (default with -r: the CPUs, 2 to 16); a\n"
 "                       single file is fetched as N byte ranges\n"
 "      --split-size SIZE  with -r, files larger than SIZE are fetched as byte ranges on\n"
 "                       several connections (default 64M, at least 1M)\n"

@@ -43,7 +43,7 @@ static const char usage[] =
 "  -r, --recursive      FILE is a directory: upload every regular file under it to URL/\n"
 "                       (kxfer serve makes the directories; nginx with create_full_put_path);\n"
 "                       files whose size and mtime match the server's listing are skipped\n"
-"      --parallel N     with -r, N keep-alive connections (default: the CPUs, 4 to 16)\n"
+"      --parallel N     with -r, N keep-alive connections (default: the CPUs, 2 to 16)\n"
 "      --verify         send the file's SHA-256 (RFC 9530 Repr-Digest): the server keeps the\n"
 "                       file only if what it wrote matches, and says so (exit 8 if not)\n"
 "      --force          with -r, upload files even when size and mtime match\n"

@@ -55,7 +55,7 @@ unsigned tree_default_parallel(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-	return (unsigned)MIN(MAX(n, 4), 16);
+	return (unsigned)MIN(MAX(n, 2), 16);
 }
 
 struct tfile *tree_add(struct tree *t, const char *rel, uint64_t size, time_t mtime)
@@ -129,7 +129,10 @@ void tree_fail(struct tree *t, struct tfile *f, int code, const char *fmt, ...)
 		f->finished = true;
 		t->failed++;
 		why = NULL;
-		log_err("%s: %s", f->rel, f->why ? f->why : "failed");
+		if (t->single) /* the reason names the file already */
+			log_err("%s", f->why ? f->why : "failed");
+		else
+			log_err("%s: %s", f->rel, f->why ? f->why : "failed");
 	}
 	pthread_mutex_unlock(&t->lock);
 	free(why);
@@ -207,25 +210,6 @@ int tree_target(const struct tree *t, const struct tfile *f, char *out, size_t c
 			out[o++] = '/', out[o] = 0;
 	}
 	return o + 4 < cap ? 0 : -ENAMETOOLONG;
-}
-
-int tree_local_path(const char *dir, const char *rel, char *out, size_t cap)
-{
-	char *slash;
-
-	if (snprintf(out, cap, "%s/%s", dir, rel) >= (int)cap)
-		return -ENAMETOOLONG;
-	for (slash = strchr(out + strlen(dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = 0;
-		if (mkdir(out, 0755) < 0 && errno != EEXIST) {
-			int err = -errno;
-
-			*slash = '/';
-			return err;
-		}
-		*slash = '/';
-	}
-	return 0;
 }
 
 static void note_connection(struct tree *t, struct client *c)

@@ -1,9 +1,11 @@
 /* Discovery for the tree client: walks a remote directory through its JSON listings
  * (kxfer serve, or nginx with autoindex_format json) and plans every file under it. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "listing.h"
 #include "tree.h"
@@ -66,6 +68,14 @@ static int list_one(struct tree *t, struct client *c, const char *rel, char ***d
 				rc = EXIT_OTHER;
 		} else if (e->type == ENTRY_DIR) {
 			char **grown = realloc(*dirs, (*ndirs + 1) * sizeof(**dirs));
+			char local[PATH_MAX];
+
+			/* A download makes its directories as it finds them, parents first; one
+			 * that cannot be made fails its files, each with the reason. */
+			if (t->local && !t->upload &&
+			    snprintf(local, sizeof(local), "%s/%s", t->local, path) < (int)sizeof(local) &&
+			    mkdir(local, 0755) < 0 && errno != EEXIST)
+				log_debug("%s: %s", local, strerror(errno));
 
 			if (!grown || !(grown[*ndirs] = strdup(path))) {
 				if (grown)

@@ -21,11 +21,11 @@
 int part_paths(const struct tree *t, const struct tfile *f, struct part_paths *p)
 {
 	char tmp[PATH_MAX], *slash;
-	int rc = t->single ? (snprintf(p->final, sizeof(p->final), "%s", t->local) < (int)sizeof(p->final) ? 0
-			      : -ENAMETOOLONG) : tree_local_path(t->local, f->rel, p->final, sizeof(p->final));
+	int n = t->single ? snprintf(p->final, sizeof(p->final), "%s", t->local) :
+		snprintf(p->final, sizeof(p->final), "%s/%s", t->local, f->rel);
 
-	if (rc)
-		return rc;
+	if (n < 0 || n >= (int)sizeof(p->final))
+		return -ENAMETOOLONG;
 	snprintf(tmp, sizeof(tmp), "%s", p->final);
 	slash = strrchr(tmp, '/');
 	if (slash)

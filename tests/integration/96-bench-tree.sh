@@ -53,7 +53,8 @@ num_row() {   # SECTION LABEL: the row has a median, a min-max, MB/s, a ratio an
 bad=""
 for r in "Download|rsync -a (ssh)" "Download|rclone copy --transfers 4 (http)" \
          "Download|kxfer get -r --parallel 2" "Download|kxfer get -r --parallel 4" \
-         "Upload|rsync -a (ssh)" "Upload|kxfer put -r --parallel 4" \
+         "Download|kxfer get -r --verify" \
+         "Upload|rsync -a (ssh)" "Upload|kxfer put -r --parallel 2" "Upload|kxfer put -r --parallel 4" \
          "One big file|aria2c -x 4 -s 4 -k 1M" "One big file|curl" \
          "One big file|kxfer get --parallel 4" \
          "Incremental|rsync -a (ssh)" "Incremental|kxfer get -r --parallel 4"; do
@@ -90,8 +91,8 @@ assert len(r) == 1 and len(r[0]["times"]) == 1 and r[0]["exit_codes"] == [0], r
 EOF
 }
 bad=""
-for s in download-rsync download-rclone download-kxfer-p2 download-kxfer-p4 upload-rsync \
-         upload-kxfer bigfile-aria2c bigfile-curl bigfile-kxfer incremental-rsync incremental-kxfer; do
+for s in download-rsync download-rclone download-kxfer-p2 download-kxfer-p4 download-kxfer-verify \
+         upload-rsync upload-kxfer-p2 upload-kxfer-p4 bigfile-aria2c bigfile-curl bigfile-kxfer incremental-rsync incremental-kxfer; do
     hf_ok "$OUT/hyperfine-$s.json" 2>/dev/null || bad="$bad $s"
 done
 is "hyperfine-*.json: one run each, exit 0" "$bad" ""
