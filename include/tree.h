@@ -64,7 +64,8 @@ struct tree {
 	size_t nfiles, files_cap;
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;     /* workers wait on it for tasks */
+	pthread_cond_t gone;     /* the main thread waits on it for workers to end */
 	struct task *q;
 	size_t qhead, qlen, qcap;
 	unsigned busy;           /* tasks being run */

@@ -37,6 +37,7 @@ int tree_init(struct tree *t, struct client_opts *o, const struct tree_ops *ops)
 	t->base_url = o->url;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->cond, NULL);
+	pthread_cond_init(&t->gone, NULL);
 	if (url_parse(o->url, &t->url, &why)) {
 		log_err("%s: %s", o->url, why);
 		tree_free(t);
@@ -107,7 +108,7 @@ void tree_push(struct tree *t, struct tfile *f, unsigned chunk, unsigned attempt
 	}
 	t->q[(t->qhead + t->qlen++) % t->qcap] = (struct task){ f, chunk, attempts };
 	f->active++;
-	pthread_cond_broadcast(&t->cond);
+	pthread_cond_signal(&t->cond); /* one task, one worker: no herd */
 out:
 	if (!locked)
 		pthread_mutex_unlock(&t->lock);
@@ -264,7 +265,8 @@ static void task_over(struct tree *t, struct task *k)
 	t->busy--;
 	if (--k->f->active == 0 && t->ops->idle) /* decided under the lock: no two tasks both */
 		t->ops->idle(t, k->f);          /* think the other is still running */
-	pthread_cond_broadcast(&t->cond);
+	if (t->qlen == 0 && t->busy == 0)
+		pthread_cond_broadcast(&t->cond); /* nothing left nor coming: everyone may go */
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -335,6 +337,9 @@ static void *worker(void *arg)
 			connected = true;
 			connect_failures = 0;
 			note_connection(t, &c);
+			/* OpenSSL reads whole socket buffers from now on: bodies are many records */
+			if (c.tls && !c.rx_kernel)
+				tls_read_ahead(c.tls);
 		}
 		c.err[0] = 0;
 		c.resp.status = 0;
@@ -369,7 +374,7 @@ out:
 	free(buf[1]);
 	pthread_mutex_lock(&t->lock);
 	t->workers_alive--;
-	pthread_cond_broadcast(&t->cond);
+	pthread_cond_signal(&t->gone);
 	pthread_mutex_unlock(&t->lock);
 	return NULL;
 }
@@ -490,8 +495,8 @@ int tree_run(struct tree *t, double t0)
 		ts.tv_nsec += 250000000;
 		if (ts.tv_nsec >= 1000000000)
 			ts.tv_sec++, ts.tv_nsec -= 1000000000;
-		pthread_cond_timedwait(&t->cond, &t->lock, &ts);
-		if (on && now_sec() - last >= 0.25) { /* woken by every task: draw four times a second */
+		pthread_cond_timedwait(&t->gone, &t->lock, &ts);
+		if (on && now_sec() - last >= 0.25) {
 			last = now_sec();
 			draw_progress(t, t0, &drawn);
 		}
@@ -539,4 +544,5 @@ void tree_free(struct tree *t)
 	free(t->q);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->cond);
+	pthread_cond_destroy(&t->gone);
 }
