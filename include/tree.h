@@ -31,6 +31,7 @@ struct tfile {
 	uint8_t digest[32];      /* the server's Repr-Digest */
 	bool has_digest, changed, finished;
 	bool rest_queued;        /* the chunks after the first are in the queue */
+	bool prealloc;           /* the part file was made its full size before the bytes came */
 	unsigned tries;          /* times it had to start over */
 	int code;                /* exit code of its failure, 0 */
 	char *why;

@@ -126,7 +126,10 @@ uint64_t part_chunk_size(const struct tree *t, const struct tfile *f)
 /* Opens the part file and plans the chunks, fresh or from an earlier run's state. */
 int part_open(struct tree *t, struct tfile *f, struct part_paths *p)
 {
-	if (load_state(f, p)) {
+	bool small = f->size <= TREE_BUF; /* one write: no state, no preallocation */
+
+	f->prealloc = !small;
+	if (!small && load_state(f, p)) {
 		f->fd = open(p->part, O_RDWR | O_CLOEXEC);
 		return f->fd < 0 ? -errno : 0;
 	}
@@ -139,13 +142,13 @@ int part_open(struct tree *t, struct tfile *f, struct part_paths *p)
 	if (f->fd < 0)
 		return -errno;
 	/* Room for the whole file now: a full disk is an error before the transfer, not in it. */
-	if (f->size && fallocate(f->fd, 0, 0, (off_t)f->size) < 0) {
+	if (!small && fallocate(f->fd, 0, 0, (off_t)f->size) < 0) {
 		if (errno != EOPNOTSUPP)
 			return -errno;
 		if (ftruncate(f->fd, (off_t)f->size) < 0)
 			return -errno;
 	}
-	if (f->size > TREE_BUF) { /* small files simply start over */
+	if (!small) { /* small files simply start over */
 		f->state_fd = open(p->state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		part_save_header(f);
 		for (unsigned k = 0; k < f->nchunks; k++)
@@ -160,7 +163,7 @@ void part_finish(struct tree *t, struct tfile *f, const struct part_paths *p)
 	uint8_t got[32];
 	int rc;
 
-	if (ftruncate(f->fd, (off_t)f->size) < 0) {
+	if (f->prealloc && ftruncate(f->fd, (off_t)f->size) < 0) {
 		tree_fail(t, f, EXIT_LOCAL_IO, "%s: %s", p->part, strerror(errno));
 		goto drop;
 	}
