@@ -129,6 +129,32 @@ kx put -r "$TR" "$URL/up/kl/" --ca "$CERT" --parallel 2 --key-limit 64 --quiet
 is "put -r --key-limit 64 (the client updates its key): exit 0" "$?" 0
 is "put -r across KeyUpdates: identical" "$(manifest "$R/up/kl")" "$(manifest "$TR")"
 
+# --- auth and pinning: every connection carries the token, every handshake checks the pin ------
+stop_serve
+echo "s3cret-tree-token" >"$T/token"
+start_serve auth --root "$R" --token-file "$T/token" --allow-upload || { notok "kxfer serve --token-file starts"; finish; }
+kx get -r "$URL/tree/" -o "$T/tok" --pin "$(pin_of "$CERT")" --token s3cret-tree-token --parallel 3 --quiet
+is "get -r --pin --token against serve --token-file: exit 0" "$?" 0
+is "get -r --pin --token: identical" "$(manifest "$T/tok")" "$(manifest "$TR")"
+kx put -r "$TR/a" "$URL/up/tok/" --pin "$(pin_of "$CERT")" --token s3cret-tree-token --parallel 2 --quiet
+is "put -r --pin --token: exit 0" "$?" 0
+is "put -r --pin --token: identical" "$(manifest "$R/up/tok")" "$(manifest "$TR/a")"
+kx get -r "$URL/tree/" -o "$T/notok" --ca "$CERT" --quiet 2>"$T/notok.err"
+is "get -r without the token: exit 6 (the listing is refused with 401)" "$?" 6
+check "get -r without the token: says 401" grep -q "401" "$T/notok.err"
+kx get -r "$URL/tree/" -o "$T/badpin" --pin "sha256:$(printf '0%.0s' $(seq 64))" --token s3cret-tree-token --quiet 2>/dev/null
+is "get -r with a wrong pin: exit 5" "$?" 5
+check "get -r with a wrong pin: no file written" test -z "$(find "$T/badpin" -type f 2>/dev/null)"
+
+stop_serve
+newcert "$T" client "DNS:client" client || { notok "openssl req: client certificate"; finish; }
+start_serve mtls --root "$R" --client-ca "$T/client.pem" || { notok "kxfer serve --client-ca starts"; finish; }
+kx get -r "$URL/tree/a/b/" -o "$T/mtls" --ca "$CERT" --cert "$T/client.pem" --key "$T/client.key" --parallel 2 --quiet
+is "get -r with a client certificate (mutual TLS): exit 0" "$?" 0
+check "get -r with a client certificate: identical" same_file "$TR/a/b/m.bin" "$T/mtls/m.bin"
+kx get -r "$URL/tree/a/b/" -o "$T/nomtls" --ca "$CERT" --quiet 2>/dev/null
+is "get -r without the client certificate: exit 5" "$?" 5
+
 # --- a full server: --parallel 16 against --max-conns 4 ---------------------------------------
 stop_serve
 start_serve full --root "$R" --threads 1 --max-conns 4 || { notok "kxfer serve --max-conns 4 starts"; finish; }
