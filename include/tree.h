@@ -56,9 +56,8 @@ struct tree_ops {
 struct tree {
 	struct client_opts *o;
 	const struct tree_ops *ops;
-	const char *base_url;    /* ends in '/' for a tree */
 	const char *local;       /* destination dir (get) or source dir (put) */
-	bool single;             /* one file: local is its path, base_url its URL */
+	bool single;             /* one file: local is its path, the URL names it */
 	bool upload;             /* the body goes out (put): count connections by tx path */
 	struct url url;          /* base_url parsed */
 	struct tfile **files;

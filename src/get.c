@@ -122,25 +122,13 @@ static int open_output(struct download *d, bool resume)
 
 static int send_request(struct download *d)
 {
-	const struct client_opts *o = d->c.opts;
-	char req[8192], host[300], range[256] = "", auth[600] = "";
-	int n;
+	char extra[512] = "Accept: */*\r\nConnection: close\r\n";
 
-	url_host_header(&d->c.url, host, sizeof(host));
 	if (d->offset)
-		snprintf(range, sizeof(range), "Range: bytes=%llu-\r\n%s%s%s", (unsigned long long)d->offset,
-			 d->etag[0] ? "If-Range: " : "", d->etag, d->etag[0] ? "\r\n" : "");
-	if (o->token)
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", o->token);
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kxfer/%s\r\n"
-		     "Accept: */*\r\n%s%sConnection: close\r\n\r\n", d->c.url.target, host,
-		     kxfer_version, range, auth);
-	explicit_bzero(auth, sizeof(auth));
-	if (n >= (int)sizeof(req)) {
-		snprintf(d->c.err, sizeof(d->c.err), "request too long");
-		return EXIT_USAGE;
-	}
-	return client_send(&d->c, req, (size_t)n);
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "Range: bytes=%llu-\r\n%s%s%s",
+			 (unsigned long long)d->offset, d->etag[0] ? "If-Range: " : "", d->etag,
+			 d->etag[0] ? "\r\n" : "");
+	return client_request(&d->c, "GET", d->c.url.target, extra);
 }
 
 /* 4xx/5xx: the first line of the body says why. */

@@ -79,18 +79,11 @@ static int url_with_name(const char *url, const char *path, char *out, size_t ca
 
 static int send_head(struct client *c, uint64_t size)
 {
-	char req[8192], host[300], auth[600] = "";
-	int n;
+	char extra[256];
 
-	url_host_header(&c->url, host, sizeof(host));
-	if (c->opts->token)
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", c->opts->token);
-	n = snprintf(req, sizeof(req), "PUT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kxfer/%s\r\n"
-		     "Content-Length: %llu\r\nContent-Type: application/octet-stream\r\n%s%s"
-		     "Connection: close\r\n\r\n", c->url.target, host, kxfer_version,
-		     (unsigned long long)size, size ? "Expect: 100-continue\r\n" : "", auth);
-	explicit_bzero(auth, sizeof(auth));
-	return client_send(c, req, (size_t)n);
+	snprintf(extra, sizeof(extra), "Content-Length: %llu\r\nContent-Type: application/octet-stream\r\n"
+		 "%sConnection: close\r\n", (unsigned long long)size, size ? "Expect: 100-continue\r\n" : "");
+	return client_request(c, "PUT", c->url.target, extra);
 }
 
 /* With "Expect: 100-continue" a server may refuse before we send a byte. */

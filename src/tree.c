@@ -34,7 +34,6 @@ int tree_init(struct tree *t, struct client_opts *o, const struct tree_ops *ops)
 	memset(t, 0, sizeof(*t));
 	t->o = o;
 	t->ops = ops;
-	t->base_url = o->url;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->cond, NULL);
 	pthread_cond_init(&t->gone, NULL);
