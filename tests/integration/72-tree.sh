@@ -94,6 +94,19 @@ is "put --verify of one file into a new directory: exit 0" "$?" 0
 check "put --verify of one file: identical" same_file "$TR/a/b/m.bin" "$R/up/single/m.bin"
 check "put -r left no upload temporaries" test -z "$(find "$R/up" -name '.kxfer-upload-*')"
 
+# --- the progress line on a terminal (script(1) gives kxfer a pty) ------------------------------
+if command -v script >/dev/null; then
+    script -qec "$KXFER get -r $URL/tree/ -o $T/tty --ca $CERT --limit-rate 8M --parallel 2" /dev/null \
+        >"$T/tty.out" 2>&1 </dev/null
+    is "get -r on a terminal: exit 0" "$?" 0
+    check "get -r on a terminal: a progress line with files done of total, bytes, rate, ETA" \
+        grep -qaE "[0-9]+/$NFILES files  .* / .*  [0-9.]+ MB/s  ETA [0-9]+ s" "$T/tty.out"
+    check "get -r on a terminal: the progress line is cleared before the summary" \
+        grep -qa $'\r\033\[K' "$T/tty.out"
+else
+    skip "progress line on a terminal: script(1) not installed"
+fi
+
 # --- --limit-rate --------------------------------------------------------------------------------
 t0=$(date +%s.%N)
 kx get --limit-rate 2M "$URL/tree/a/b/m.bin" -o "$T/slow.bin" --ca "$CERT" --quiet
