@@ -8,6 +8,7 @@
 
 #include "http.h"
 #include "ktls.h"
+#include "record.h"
 #include "serve.h"
 #include "url.h"
 
@@ -59,6 +60,7 @@ struct client {
 	struct http_response_head resp;
 	bool tx_kernel, rx_kernel;  /* which directions the kernel encrypts / decrypts */
 	struct ktls_rx krx;
+	struct rec rec;             /* TLS 1.3 in userspace: our record layer (record.c) */
 	uint64_t tx_records;
 	char ktls_why[200];         /* why a direction stayed in userspace, for the summary */
 	char err[512];

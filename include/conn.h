@@ -6,9 +6,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "filemap.h"
 #include "http.h"
 #include "ktls.h"
 #include "loop.h"
+#include "record.h"
 
 struct sha256;
 
@@ -51,6 +53,7 @@ struct conn {
 	bool tx_kernel;          /* OpenSSL installed TLS_TX: plain writes are encrypted */
 	bool rx_kernel;          /* we installed TLS_RX: reads go through ktls_read */
 	struct ktls_rx krx;
+	struct rec rec;          /* TLS 1.3 in userspace: our record layer (record.c) */
 	uint64_t tx_records;     /* records sent under the current key (upper bound) */
 	int pipe_r, pipe_w;      /* splice pipe of the kernel-TLS send path, made on first use */
 	size_t pipe_size;
@@ -80,6 +83,7 @@ struct conn {
 	uint64_t to_io;          /* body bytes not yet read from the file / the socket */
 	uint64_t to_go;          /* body bytes not yet sent / written to the file */
 	struct xbuf buf[XFER_BUFS];
+	struct filemap map;      /* the window of the file being sent (xfer_map.c) */
 	unsigned cur;            /* the buffer being drained (send) or filled (receive) */
 	unsigned io_next;        /* the buffer the next file read goes into (send) */
 	int xfer_error;          /* -errno from a file operation: the transfer cannot go on */
@@ -130,6 +134,10 @@ const char *conn_path_name(const struct conn *c, bool tx);
 int conn_choose_paths(struct conn *c);
 /* Counts records sent under the current key; true when the key-usage limit is reached. */
 bool conn_count_records(struct conn *c, uint64_t bytes, unsigned sends);
+/* Ends the stream: close_notify, or the alert a broken receive stream calls for. */
+void conn_close_notify(struct conn *c);
+/* Frees what the record paths hold (conn_free). */
+void conn_io_end(struct conn *c);
 
 /* Request handling (handler.c): turns c->req into a reply, a file to send or an upload. */
 void handle_request(struct conn *c);

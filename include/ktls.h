@@ -8,14 +8,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "record.h"
 #include "tls.h"
 
 /* The receive side of a socket whose TLS_RX is in the kernel. */
 struct ktls_rx {
 	int fd;
 	struct tls_keys keys;    /* kept for a KeyUpdate: the next key derives from this one */
-	bool eof;                /* close_notify seen */
-	char err[200];
+	struct rec_events ev;    /* close_notify seen, or why the stream failed */
 };
 
 /* Why kernel TLS cannot work on this host, or NULL when the tls ULP is there. */

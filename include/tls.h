@@ -70,17 +70,36 @@ struct tls_keys {
 	uint8_t iv[12];
 	uint8_t secret[48];      /* the traffic secret the key and iv came from */
 	size_t secret_len;
+	uint64_t seq;            /* the sequence number of the next record under this key */
 };
 
 /* TLS 1.3 keys for receiving (the peer's direction) or sending, derived from the traffic
- * secret the keylog callback saw (HKDF-Expand-Label, RFC 8446 7.3).  -EPROTONOSUPPORT for TLS 1.2
- * or an unknown suite; -ENOKEY when the secret was not captured. */
+ * secret the keylog callback saw (HKDF-Expand-Label, RFC 8446 7.3), with the sequence number
+ * of the next record OpenSSL would have read or written (it counts records through its
+ * message callback).  -EPROTONOSUPPORT for TLS 1.2 or an unknown suite; -ENOKEY when the
+ * secret was not captured.  From then on the caller owns that direction: OpenSSL must not
+ * read (or write) another record in it. */
 int tls_traffic_keys(struct tls *t, bool receive, struct tls_keys *out);
-/* After a KeyUpdate: the next generation ("traffic upd", RFC 8446 7.2), in place. */
+/* After a KeyUpdate: the next generation ("traffic upd", RFC 8446 7.2), in place; seq 0. */
 int tls_keys_update(struct tls_keys *k);
 /* Key and IV from k->secret for k->aead (HKDF-Expand-Label "key" and "iv"). */
 int tls_keys_derive(struct tls_keys *k);
 void tls_keys_wipe(struct tls_keys *k);
+
+/* An AEAD keyed for one direction of a TLS 1.3 connection (record.c seals and opens records
+ * with it; the OpenSSL context stays in crypto.c). */
+struct tls_aead_ctx;
+int tls_aead_new(const struct tls_keys *k, bool seal, struct tls_aead_ctx **out);
+void tls_aead_free(struct tls_aead_ctx *a);
+/* out = ciphertext of in (len bytes) followed by the byte `last` (the inner content type),
+ * then the 16-byte tag: len + 17 bytes.  in and out may be the same buffer. */
+int tls_aead_seal(struct tls_aead_ctx *a, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+		  const uint8_t *in, size_t len, uint8_t last, uint8_t *out);
+/* Checks the tag (the last 16 of len bytes) and decrypts the rest into out (in == out is
+ * decryption in place): 0, or -EBADMSG when the record is not authentic (out then holds
+ * nothing usable). */
+int tls_aead_open(struct tls_aead_ctx *a, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+		  const uint8_t *in, size_t len, uint8_t *out);
 
 /* Loads STATE_DIR/cert.pem and key.pem, generating a self-signed ECDSA P-256 pair
  * (SAN localhost, 127.0.0.1, ::1) on first use.  *created says which happened. */

@@ -206,6 +206,12 @@ static int handshake(struct client *c)
 	return rc;
 }
 
+/* What the receive path outside OpenSSL (kernel or ours) saw of the stream's end. */
+static struct rec_events *rx_events(struct client *c)
+{
+	return c->rec.rx_on ? &c->rec.rx.ev : &c->krx.ev;
+}
+
 static ssize_t read_once(struct client *c, void *buf, size_t len)
 {
 	ssize_t n;
@@ -214,13 +220,16 @@ static ssize_t read_once(struct client *c, void *buf, size_t len)
 		n = recv(c->fd, buf, len, 0);
 		return n >= 0 ? n : errno == EAGAIN || errno == EINTR ? TLS_WANT_READ : -errno;
 	}
-	if (!c->rx_kernel)
+	if (c->rec.rx_on)
+		n = rec_read(&c->rec.rx, buf, len);
+	else if (c->rx_kernel)
+		n = ktls_read(&c->krx, buf, len);
+	else
 		return tls_read(c->tls, buf, len);
-	n = ktls_read(&c->krx, buf, len);
 	if (n == -EAGAIN)
 		return TLS_WANT_READ;
-	if (n == 0 && !c->krx.eof) {
-		snprintf(c->krx.err, sizeof(c->krx.err), "connection closed without close_notify");
+	if (n == 0 && !rx_events(c)->eof) {
+		snprintf(rx_events(c)->err, sizeof(rx_events(c)->err), "connection closed without close_notify");
 		return -ECONNABORTED;
 	}
 	return n;
@@ -247,6 +256,9 @@ static ssize_t write_some(struct client *c, const void *buf, size_t len)
 			n = send(c->fd, buf, len, MSG_NOSIGNAL);
 			if (n < 0)
 				n = errno == EAGAIN || errno == EINTR ? TLS_WANT_WRITE : -errno;
+		} else if (c->rec.tx_on) {
+			n = rec_write(&c->rec.tx, buf, len, false);
+			n = n == -EAGAIN ? TLS_WANT_WRITE : n;
 		} else {
 			n = tls_write(c->tls, buf, len);
 		}
@@ -263,8 +275,10 @@ static int choose_paths(struct client *c)
 	struct tls_keys keys;
 	int rc;
 
-	if (c->opts->ktls == KTLS_OFF)
+	if (c->opts->ktls == KTLS_OFF) {
+		rec_start(&c->rec, c->tls, c->fd, true, true, c->opts->key_limit);
 		return EXIT_OK;
+	}
 	c->tx_kernel = tls_ktls_tx(c->tls);
 	if (!c->tx_kernel)
 		tx_why = ktls_unavailable() ? ktls_unavailable() :
@@ -286,6 +300,8 @@ static int choose_paths(struct client *c)
 	if (tx_why || rx_why) /* said once, in the summary */
 		snprintf(c->ktls_why, sizeof(c->ktls_why), "kernel TLS not used for %s: %s",
 			 tx_why ? "sending" : "receiving", tx_why ? tx_why : rx_why);
+	rec_start(&c->rec, c->tls, c->fd, !c->tx_kernel, !c->rx_kernel && !tls_ktls_rx(c->tls),
+		  c->opts->key_limit);
 	return EXIT_OK;
 }
 
@@ -348,7 +364,8 @@ static int io_failure(struct client *c, long rc, const char *what)
 		return EXIT_NETWORK;
 	}
 	snprintf(c->err, sizeof(c->err), "%s: %s", what,
-		 c->rx_kernel && c->krx.err[0] ? c->krx.err :
+		 (c->rx_kernel || c->rec.rx_on) && rx_events(c)->err[0] ? rx_events(c)->err :
+		 c->rec.tx_on && c->rec.tx.err[0] ? c->rec.tx.err :
 		 c->tls ? tls_error(c->tls) : strerror(rc < 0 ? (int)-rc : ECONNRESET));
 	/* A FIN without close_notify may be a truncation: the response cannot be trusted. */
 	if (rc == -ECONNABORTED)
@@ -433,8 +450,8 @@ const char *client_path_name(const struct client *c, bool tx)
 
 bool client_count_records(struct client *c, uint64_t bytes)
 {
-	if (c->url.plain)
-		return false; /* plaintext: no key to wear out */
+	if (c->url.plain || c->rec.tx_on)
+		return false; /* plaintext: no key to wear out; the record layer updates its own */
 	c->tx_records += (bytes + 16383) / 16384 + 1;
 	if (c->tx_records < c->opts->key_limit)
 		return false;
@@ -445,11 +462,15 @@ bool client_count_records(struct client *c, uint64_t bytes)
 void client_close(struct client *c)
 {
 	if (c->tls) {
-		tls_close_notify(c->tls);
+		if (c->rec.tx_on)
+			rec_close(&c->rec);
+		else
+			tls_close_notify(c->tls);
 		tls_free(c->tls);
 	}
 	tls_ctx_free(c->ctx);
 	ktls_rx_end(&c->krx);
+	rec_end(&c->rec);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->tls = NULL;

@@ -89,7 +89,7 @@ static void conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	w->nconns--;
 	tls_free(c->tls);
-	ktls_rx_end(&c->krx);
+	conn_io_end(c);
 	close(c->fd);
 	if (c->pipe_r >= 0) {
 		close(c->pipe_r);
@@ -167,7 +167,7 @@ static void begin_close(struct conn *c)
 		return;
 	end_request(c);
 	if (c->state != CS_HANDSHAKE && c->tls)
-		tls_close_notify(c->tls);
+		conn_close_notify(c);
 	if (c->linger) {
 		shutdown(c->fd, SHUT_WR);
 		c->state = CS_LINGER;
@@ -192,6 +192,7 @@ static void finish_request(struct conn *c)
 	c->head_len -= c->req.head_len;
 	c->have_req = false;
 	c->state = CS_READ_HEAD;
+	rec_idle(&c->rec);
 	conn_touch(c);
 }
 
@@ -267,7 +268,7 @@ static void step_read_head(struct conn *c)
 	} else if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
 		conn_poll(c, n == TLS_WANT_READ ? POLLIN : POLLOUT);
 	} else {
-		if (n < 0 && (c->head_len > 0 || c->rx_kernel))
+		if (n < 0 && (c->head_len > 0 || c->rx_kernel || c->rec.rx_on))
 			log_debug("%s: %s", c->peer, conn_io_error(c));
 		begin_close(c);
 	}
@@ -338,8 +339,8 @@ static bool upload_failed(struct conn *c)
 
 	if (c->xfer_error)
 		snprintf(msg, sizeof(msg), "cannot write the upload: %s\n", strerror(-c->xfer_error));
-	else if (c->rx_kernel && c->krx.err[0])
-		snprintf(msg, sizeof(msg), "upload aborted: %s\n", c->krx.err);
+	else if (c->rx_kernel && c->krx.ev.err[0])
+		snprintf(msg, sizeof(msg), "upload aborted: %s\n", c->krx.ev.err);
 	else
 		return false;
 	c->rx->finish(c);
@@ -347,7 +348,7 @@ static bool upload_failed(struct conn *c)
 	upload_abort(c);
 	/* Drain the rest of the body so that closing does not reset the answer away -- but
 	 * never through a kernel TLS_RX that lost its key: every read would fail to decrypt. */
-	c->linger = !(c->rx_kernel && c->krx.err[0]);
+	c->linger = !(c->rx_kernel && c->krx.ev.err[0]);
 	reply_text(c, status, msg, true);
 	return true;
 }

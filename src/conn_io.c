@@ -1,7 +1,7 @@
-/* How a server connection's records move after the handshake: through OpenSSL in this
- * process, or through the kernel (kTLS) per direction -- or, with --plain, as plaintext
- * straight through the socket.  conn.c and the data paths call conn_recv/conn_send and
- * never know which. */
+/* How a server connection's records move after the handshake, per direction: through the
+ * kernel (kTLS), through our TLS 1.3 record layer in this process (record.c), or through
+ * OpenSSL itself (TLS 1.2) -- or, with --plain, as plaintext straight through the socket.
+ * conn.c and the data paths call conn_recv/conn_send and never know which. */
 #include "conn.h"
 
 #include <errno.h>
@@ -22,9 +22,12 @@ ssize_t conn_recv(struct conn *c, void *buf, size_t len)
 			n = errno == EAGAIN || errno == EINTR ? TLS_WANT_READ : -errno;
 		return n;
 	}
-	if (!c->rx_kernel)
+	if (c->rec.rx_on)
+		n = rec_read(&c->rec.rx, buf, len);
+	else if (c->rx_kernel)
+		n = ktls_read(&c->krx, buf, len);
+	else
 		return tls_read(c->tls, buf, len);
-	n = ktls_read(&c->krx, buf, len);
 	return n == -EAGAIN ? TLS_WANT_READ : n;
 }
 
@@ -32,6 +35,10 @@ ssize_t conn_send(struct conn *c, const void *buf, size_t len, bool more)
 {
 	ssize_t n;
 
+	if (c->rec.tx_on) { /* keys wear out inside the record layer: it sends the KeyUpdates */
+		n = rec_write(&c->rec.tx, buf, len, more);
+		return n == -EAGAIN ? TLS_WANT_WRITE : n;
+	}
 	if (!c->tx_kernel) {
 		n = tls_write(c->tls, buf, len);
 	} else {
@@ -57,9 +64,28 @@ const char *conn_path_name(const struct conn *c, bool tx)
 
 const char *conn_io_error(const struct conn *c)
 {
-	if (c->rx_kernel && c->krx.err[0])
-		return c->krx.err;
+	if (c->rx_kernel && c->krx.ev.err[0])
+		return c->krx.ev.err;
+	if (c->rec.rx_on && c->rec.rx.ev.err[0])
+		return c->rec.rx.ev.err;
+	if (c->rec.tx_on && c->rec.tx.err[0])
+		return c->rec.tx.err;
 	return c->tls ? tls_error(c->tls) : "connection reset or closed";
+}
+
+void conn_close_notify(struct conn *c)
+{
+	if (c->rec.tx_on)
+		rec_close(&c->rec);
+	else
+		tls_close_notify(c->tls);
+}
+
+void conn_io_end(struct conn *c)
+{
+	filemap_unmap(&c->map);
+	ktls_rx_end(&c->krx);
+	rec_end(&c->rec);
 }
 
 bool conn_count_records(struct conn *c, uint64_t bytes, unsigned sends)
@@ -93,8 +119,10 @@ int conn_choose_paths(struct conn *c)
 		c->tx_kernel = true; /* plaintext: bodies splice straight to the socket */
 		return 0;
 	}
-	if (cfg->ktls == KTLS_OFF)
+	if (cfg->ktls == KTLS_OFF) {
+		rec_start(&c->rec, c->tls, c->fd, true, true, cfg->key_limit);
 		return 0;
+	}
 	c->tx_kernel = tls_ktls_tx(c->tls);
 	if (!c->tx_kernel)
 		tx_why = ktls_unavailable() ? ktls_unavailable() :
@@ -119,5 +147,7 @@ int conn_choose_paths(struct conn *c)
 		tell_once(c, "sending", tx_why);
 	else if (rx_why && !tls_ktls_rx(c->tls))
 		tell_once(c, "receiving", rx_why);
+	rec_start(&c->rec, c->tls, c->fd, !c->tx_kernel, !c->rx_kernel && !tls_ktls_rx(c->tls),
+		  cfg->key_limit);
 	return 0;
 }

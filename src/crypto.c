@@ -72,6 +72,7 @@ int tls_keys_update(struct tls_keys *k)
 
 	if (rc == 0) {
 		memcpy(k->secret, next, k->secret_len);
+		k->seq = 0;
 		rc = tls_keys_derive(k);
 	}
 	OPENSSL_cleanse(next, sizeof(next));
@@ -273,45 +274,103 @@ void tls_library_info(struct tls_library *out)
 	out->tls13_rx_offload = out->ktls_built && OpenSSL_version_num() >= 0x30200000L;
 }
 
-/* Seals 16 KiB records (a full TLS record's payload) with one key, as the userspace path
- * does, for about `seconds` of this thread's CPU time. */
+struct tls_aead_ctx {
+	EVP_CIPHER_CTX *ctx;
+};
+
+int tls_aead_new(const struct tls_keys *k, bool seal, struct tls_aead_ctx **out)
+{
+	const EVP_CIPHER *cipher = k->aead == TLS_AEAD_AES_128_GCM ? EVP_aes_128_gcm() :
+				   k->aead == TLS_AEAD_AES_256_GCM ? EVP_aes_256_gcm() :
+				   k->aead == TLS_AEAD_CHACHA20_POLY1305 ? EVP_chacha20_poly1305() : NULL;
+	struct tls_aead_ctx *a;
+
+	*out = NULL;
+	if (!cipher)
+		return -EPROTONOSUPPORT;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->ctx = EVP_CIPHER_CTX_new();
+	/* Both ciphers' default nonce is the 12 bytes TLS 1.3 uses (RFC 8446 5.3). */
+	if (!a->ctx || EVP_CipherInit_ex2(a->ctx, cipher, k->key, NULL, seal, NULL) != 1) {
+		ERR_clear_error();
+		tls_aead_free(a);
+		return -EIO;
+	}
+	*out = a;
+	return 0;
+}
+
+void tls_aead_free(struct tls_aead_ctx *a)
+{
+	if (!a)
+		return;
+	EVP_CIPHER_CTX_free(a->ctx); /* cleanses the key schedule */
+	free(a);
+}
+
+int tls_aead_seal(struct tls_aead_ctx *a, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+		  const uint8_t *in, size_t len, uint8_t last, uint8_t *out)
+{
+	int n;
+
+	if (EVP_EncryptInit_ex2(a->ctx, NULL, NULL, nonce, NULL) != 1 ||
+	    EVP_EncryptUpdate(a->ctx, NULL, &n, aad, (int)aad_len) != 1 ||
+	    EVP_EncryptUpdate(a->ctx, out, &n, in, (int)len) != 1 ||
+	    EVP_EncryptUpdate(a->ctx, out + len, &n, &last, 1) != 1 ||
+	    EVP_EncryptFinal_ex(a->ctx, out + len + 1, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, 16, out + len + 1) != 1) {
+		ERR_clear_error();
+		return -EIO;
+	}
+	return 0;
+}
+
+int tls_aead_open(struct tls_aead_ctx *a, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+		  const uint8_t *in, size_t len, uint8_t *out)
+{
+	int n;
+
+	if (len < 16)
+		return -EBADMSG;
+	if (EVP_DecryptInit_ex2(a->ctx, NULL, NULL, nonce, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, 16, (void *)(in + len - 16)) != 1 ||
+	    EVP_DecryptUpdate(a->ctx, NULL, &n, aad, (int)aad_len) != 1 ||
+	    EVP_DecryptUpdate(a->ctx, out, &n, in, (int)(len - 16)) != 1 ||
+	    EVP_DecryptFinal_ex(a->ctx, out + n, &n) != 1) {
+		ERR_clear_error();
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Seals 16 KiB records (a full TLS record's payload) with one key, as the userspace record
+ * layer does, for about `seconds` of this thread's CPU time. */
 int tls_aead_speed(enum tls_aead aead, double seconds, double *bytes_per_sec)
 {
-	static const char *const names[] = {
-		[TLS_AEAD_AES_128_GCM] = "AES-128-GCM",
-		[TLS_AEAD_AES_256_GCM] = "AES-256-GCM",
-		[TLS_AEAD_CHACHA20_POLY1305] = "ChaCha20-Poly1305",
-	};
 	enum { RECORD = 16384 };
-	EVP_CIPHER *cipher = aead > TLS_AEAD_NONE && aead <= TLS_AEAD_CHACHA20_POLY1305 ?
-			     EVP_CIPHER_fetch(NULL, names[aead], NULL) : NULL;
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	uint8_t key[32], iv[12] = { 0 }, tag[16], *buf = calloc(1, RECORD);
+	struct tls_keys k = { .aead = aead };
+	struct tls_aead_ctx *a = NULL;
+	uint8_t nonce[12] = { 0 }, hdr[5] = { 23, 3, 3 }, *buf = calloc(1, RECORD + 17);
 	double t0 = cpu_sec(), spent = 0;
 	uint64_t done = 0;
-	int len, rc = -EIO;
+	int rc = -ENOMEM;
 
-	if (!cipher || !ctx || !buf || RAND_bytes(key, sizeof(key)) != 1 ||
-	    EVP_EncryptInit_ex2(ctx, cipher, key, NULL, NULL) != 1)
+	if (!buf || RAND_bytes(k.key, sizeof(k.key)) != 1 || (rc = tls_aead_new(&k, true, &a)))
 		goto out;
 	while (spent < seconds) {
 		for (int i = 0; i < 16; i++, done += RECORD) {
-			iv[11]++; /* a fresh nonce per record, like the record sequence */
-			if (EVP_EncryptInit_ex2(ctx, NULL, NULL, iv, NULL) != 1 ||
-			    EVP_EncryptUpdate(ctx, buf, &len, buf, RECORD) != 1 ||
-			    EVP_EncryptFinal_ex(ctx, buf + len, &len) != 1 ||
-			    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, sizeof(tag), tag) != 1)
+			nonce[11]++; /* a fresh nonce per record, like the record sequence */
+			if ((rc = tls_aead_seal(a, nonce, hdr, sizeof(hdr), buf, RECORD, 23, buf)))
 				goto out;
 		}
 		spent = cpu_sec() - t0;
 	}
 	*bytes_per_sec = spent > 0 ? (double)done / spent : 0;
-	rc = 0;
 out:
-	OPENSSL_cleanse(key, sizeof(key));
+	tls_keys_wipe(&k);
+	tls_aead_free(a);
 	free(buf);
-	EVP_CIPHER_CTX_free(ctx);
-	EVP_CIPHER_free(cipher);
-	ERR_clear_error();
 	return rc;
 }

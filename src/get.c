@@ -271,7 +271,7 @@ static int attempt(struct download *d, struct client_opts *o, struct progress *p
 		rc = check_status(d, &expect);
 	if (rc != EXIT_OK || expect == 0)
 		return rc;
-	if (d->c.tls && !d->c.rx_kernel)
+	if (d->c.tls && !d->c.rx_kernel && !d->c.rec.rx_on)
 		tls_read_ahead(d->c.tls); /* whole socket buffers per read(2) */
 	if (!d->resumes)
 		progress_begin(p, expect >= 0 ? (uint64_t)expect + d->offset : 0, d->offset, o->quiet);

@@ -221,7 +221,8 @@ static void respond_file(struct conn *c, int fd, const struct stat *st, const ch
 	c->file_fd = fd;
 	c->file_off = start;
 	c->to_io = c->to_go = len;
-	c->tx = c->tx_kernel ? &xfer_ktls_send : &xfer_user_send; /* kTLS or --plain: splice */
+	/* kTLS or --plain: splice; TLS 1.3 in userspace: seal from the mapped file */
+	c->tx = c->tx_kernel ? &xfer_ktls_send : c->rec.tx_on ? &xfer_map_send : &xfer_user_send;
 	/* Records of 16 KiB would each go out as a segment under TCP_NODELAY; corked, the
 	 * kernel sends full segments (measured: about a tenth less server CPU per GiB). */
 	conn_cork(c, true);

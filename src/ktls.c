@@ -1,6 +1,6 @@
 /* Kernel TLS (Documentation/networking/tls.rst): the only file that includes
- * <linux/tls.h>.  OpenSSL 3.0 installs TLS 1.3 TX keys itself; RX keys, control records
- * and probes are ours. */
+ * <linux/tls.h>.  OpenSSL 3.0 installs TLS 1.3 TX keys itself; RX keys and probes are ours,
+ * and control records go through the record layer's handling (record.c). */
 #include "ktls.h"
 
 #include <arpa/inet.h>
@@ -13,14 +13,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "record.h"
 #include "util.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
 #endif
 
-enum { RECORD_ALERT = 21, RECORD_HANDSHAKE = 22, RECORD_DATA = 23 };
-enum { HS_NEW_SESSION_TICKET = 4, HS_KEY_UPDATE = 24 };
 
 const char *ktls_unavailable(void)
 {
@@ -111,7 +110,7 @@ int ktls_rx_start(struct ktls_rx *rx, int fd, struct tls_keys *k)
 	int rc = ktls_attach(fd);
 
 	if (rc == 0)
-		rc = ktls_set_keys(fd, true, k, 0);
+		rc = ktls_set_keys(fd, true, k, k->seq);
 	memset(rx, 0, sizeof(*rx));
 	if (rc == 0) {
 		rx->fd = fd;
@@ -126,73 +125,20 @@ void ktls_rx_end(struct ktls_rx *rx)
 	tls_keys_wipe(&rx->keys);
 }
 
-static const char *alert_name(unsigned desc)
-{
-	static const struct { unsigned code; const char *name; } alerts[] = {
-		{ 0, "close_notify" }, { 10, "unexpected_message" }, { 20, "bad_record_mac" },
-		{ 22, "record_overflow" }, { 40, "handshake_failure" }, { 42, "bad_certificate" },
-		{ 45, "certificate_expired" }, { 47, "illegal_parameter" }, { 48, "unknown_ca" },
-		{ 49, "access_denied" }, { 50, "decode_error" }, { 51, "decrypt_error" },
-		{ 70, "protocol_version" }, { 80, "internal_error" }, { 90, "user_canceled" },
-		{ 109, "missing_extension" }, { 116, "certificate_required" },
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(alerts); i++)
-		if (alerts[i].code == desc)
-			return alerts[i].name;
-	return "unknown alert";
-}
-
 /* A KeyUpdate from the peer: the next receive key, installed where the kernel allows it
  * (TLS 1.3 rekey arrived in Linux 6.14; 6.1 answers EBUSY and must not read on). */
-static int follow_key_update(struct ktls_rx *rx)
+static int follow_key_update(void *arg)
 {
+	struct ktls_rx *rx = arg;
 	int rc = tls_keys_update(&rx->keys);
 
 	if (rc == 0)
 		rc = ktls_set_keys(rx->fd, true, &rx->keys, 0);
 	if (rc) {
-		snprintf(rx->err, sizeof(rx->err), "the peer updated its TLS key and this kernel cannot "
+		snprintf(rx->ev.err, sizeof(rx->ev.err), "the peer updated its TLS key and this kernel cannot "
 			 "follow a key update on a kernel-TLS socket (%s); retry with --ktls off",
 			 rc == -EBUSY ? "needs Linux 6.14 or later" : ktls_strerror(rc));
 		return -EKEYEXPIRED;
-	}
-	return 0;
-}
-
-/* Handles one control record; 0 to read on, or -errno. */
-static int control_record(struct ktls_rx *rx, unsigned type, const uint8_t *p, size_t n)
-{
-	if (type == RECORD_ALERT) {
-		if (n >= 2 && p[1] == 0) {
-			rx->eof = true;
-			return 0;
-		}
-		snprintf(rx->err, sizeof(rx->err), "the peer sent TLS alert %u (%s)", n >= 2 ? p[1] : 0,
-			 n >= 2 ? alert_name(p[1]) : "truncated");
-		return -EPROTO;
-	}
-	if (type != RECORD_HANDSHAKE) {
-		snprintf(rx->err, sizeof(rx->err), "unexpected TLS record type %u", type);
-		return -EPROTO;
-	}
-	/* One record may carry several handshake messages: type (1), length (3), body. */
-	while (n >= 4) {
-		size_t len = (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-
-		if (len > n - 4)
-			break;
-		if (p[0] == HS_KEY_UPDATE) {
-			int rc = follow_key_update(rx);
-
-			if (rc)
-				return rc;
-		} else if (p[0] != HS_NEW_SESSION_TICKET) {
-			snprintf(rx->err, sizeof(rx->err), "unexpected post-handshake message %u", p[0]);
-			return -EPROTO;
-		}
-		p += 4 + len;
-		n -= 4 + len;
 	}
 	return 0;
 }
@@ -209,13 +155,13 @@ ssize_t ktls_read(struct ktls_rx *rx, void *buf, size_t len)
 		ssize_t n;
 		int rc;
 
-		if (rx->eof)
+		if (rx->ev.eof)
 			return 0;
 		n = recvmsg(rx->fd, &msg, 0); /* the socket's own blocking mode */
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return -EAGAIN;
-			snprintf(rx->err, sizeof(rx->err), "%s", errno == EBADMSG ?
+			snprintf(rx->ev.err, sizeof(rx->ev.err), "%s", errno == EBADMSG ?
 				 "a record failed to decrypt (bad record MAC)" : strerror(errno));
 			return -errno;
 		}
@@ -224,7 +170,7 @@ ssize_t ktls_read(struct ktls_rx *rx, void *buf, size_t len)
 			type = *(unsigned char *)CMSG_DATA(cm);
 		if (type == RECORD_DATA)
 			return n; /* 0 here: the peer closed TCP without close_notify */
-		rc = control_record(rx, type, buf, (size_t)n);
+		rc = rec_control(&rx->ev, type, buf, (size_t)n, follow_key_update, rx);
 		if (rc)
 			return rc;
 	}

@@ -13,6 +13,7 @@
 
 #include "client.h"
 #include "fileio.h"
+#include "filemap.h"
 #include "progress.h"
 #include "tls.h"
 #include "tree.h"
@@ -150,6 +151,45 @@ static int splice_body(struct client *c, struct fileio *io, int fd, uint64_t siz
 	return rc;
 }
 
+/* TLS 1.3 in userspace: records sealed straight from the mapped file, as kxfer serve sends
+ * (xfer_map.c).  A batch is sealed under the guard, then client_send sends exactly those
+ * records: the record layer's rec_write, given the same bytes again, only flushes them. */
+static int map_body(struct client *c, int fd, uint64_t size, uint64_t *sent, const struct put_meter *meter)
+{
+	struct filemap m = { 0 };
+	int rc = EXIT_OK;
+
+	while (*sent < size && rc == EXIT_OK) {
+		uint64_t off = *sent;
+		const uint8_t *p;
+		ssize_t n;
+		int err = 0;
+
+		if (!m.data || off >= m.off + m.len)
+			err = filemap_map(&m, fd, off, (size_t)MIN((uint64_t)FILEMAP_WINDOW, size - off));
+		if (err == 0) {
+			p = m.data + (off - m.off);
+			filemap_guard_begin(&m);
+			n = rec_seal(&c->rec.tx, p, (size_t)MIN(m.off + m.len - off, size - off));
+			err = filemap_guard_end(&m, off + (n > 0 ? (uint64_t)n : 0));
+			if (n < 0)
+				err = (int)n;
+		}
+		if (err) {
+			rec_discard(&c->rec.tx);
+			snprintf(c->err, sizeof(c->err), "reading the file: %s",
+				 err == -ENODATA ? "it shrank while being sent" : strerror(-err));
+			rc = EXIT_LOCAL_IO;
+			break;
+		}
+		rc = client_send(c, p, (size_t)n);
+		*sent += (uint64_t)n;
+		m_tick(meter, (uint64_t)n, *sent);
+	}
+	filemap_unmap(&m);
+	return rc;
+}
+
 int put_body(struct client *c, struct fileio *io, int fd, uint64_t size, char **buf, uint64_t *sent,
 	     const struct put_meter *meter)
 {
@@ -162,6 +202,9 @@ int put_body(struct client *c, struct fileio *io, int fd, uint64_t size, char **
 	setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &(int){ 1 }, sizeof(int));
 	if (c->tx_kernel) {
 		rc = splice_body(c, io, fd, size, sent, meter);
+		next = size;
+	} else if (c->rec.tx_on) {
+		rc = map_body(c, fd, size, sent, meter);
 		next = size;
 	}
 	for (unsigned i = 0; i < FILEIO_SLOTS && next < size; i++) {
@@ -232,7 +275,8 @@ static int read_answer(struct client *c, int rc)
 	if (rc != EXIT_OK && rc != EXIT_NETWORK)
 		return rc;
 	head = client_read_head(c, false);
-	return rc == EXIT_OK || head == EXIT_OK ? head : rc;
+	/* A TLS alert read after a failed send says why better than the send's failure did. */
+	return rc == EXIT_OK || head == EXIT_OK || head == EXIT_TLS ? head : rc;
 }
 
 static int check_answer(struct client *c)

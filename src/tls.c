@@ -30,6 +30,7 @@ struct tls {
 	struct tls_ctx *ctx;
 	uint8_t secret[2][48];   /* application traffic secrets: [0] client's, [1] server's */
 	size_t secret_len[2];
+	uint64_t seq[2];         /* records [0] read, [1] written under the current key */
 	char err[256];
 };
 
@@ -103,6 +104,25 @@ static void keylog(const SSL *ssl, const char *line)
 		t->secret_len[dir] = 0;
 }
 
+/* Counts the records OpenSSL reads and writes under each direction's current key, so that
+ * the record layer can take a direction over at the right sequence number: a server has
+ * already sent its session tickets under the new key when the handshake returns.  OpenSSL
+ * reports every record header; a Finished or KeyUpdate message switches its direction's
+ * key after the record that carried it (RFC 8446 4.4.4, 4.6.3). */
+static void count_records(int write_p, int version, int type, const void *buf, size_t len,
+			  SSL *ssl, void *arg)
+{
+	struct tls *t = SSL_get_app_data(ssl);
+	const uint8_t *p = buf;
+
+	if (!t)
+		return;
+	if (type == SSL3_RT_HEADER)
+		t->seq[!!write_p]++;
+	else if (type == SSL3_RT_HANDSHAKE && len > 0 && (p[0] == SSL3_MT_FINISHED || p[0] == SSL3_MT_KEY_UPDATE))
+		t->seq[!!write_p] = 0;
+}
+
 static struct tls_ctx *ctx_new(const SSL_METHOD *method, const struct tls_config *cfg, char *err,
 			       size_t errlen)
 {
@@ -121,8 +141,8 @@ static struct tls_ctx *ctx_new(const SSL_METHOD *method, const struct tls_config
 	SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 			    (cfg->ktls ? SSL_OP_ENABLE_KTLS : 0));
 	SSL_CTX_set_default_read_buffer_len(ctx->ssl_ctx, READ_BUFFER_LEN);
-	if (cfg->ktls)
-		SSL_CTX_set_keylog_callback(ctx->ssl_ctx, keylog);
+	SSL_CTX_set_keylog_callback(ctx->ssl_ctx, keylog);
+	SSL_CTX_set_msg_callback(ctx->ssl_ctx, count_records);
 	return ctx;
 }
 
@@ -413,5 +433,6 @@ int tls_traffic_keys(struct tls *t, bool receive, struct tls_keys *out)
 		return -ENOKEY;
 	memcpy(out->secret, t->secret[dir], t->secret_len[dir]);
 	out->secret_len = t->secret_len[dir];
+	out->seq = t->seq[!receive];
 	return tls_keys_derive(out);
 }
