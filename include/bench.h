@@ -17,6 +17,11 @@ enum bench_path {
 	BP_COUNT
 };
 
+/* Who serves and who downloads: kxfer's own pair on every row, and with --peers, on the
+ * userspace path, nginx and curl in its place. */
+enum bench_server { BSRV_KXFER, BSRV_NGINX };
+enum bench_client { BCLI_KXFER, BCLI_CURL };
+
 #define BENCH_MAX_SAMPLES 64
 
 struct bench_sample {
@@ -29,6 +34,8 @@ struct bench_row {
 	enum bench_path path;
 	const char *suite;       /* TLS 1.3 suite (OpenSSL name); NULL for plain */
 	unsigned conns;
+	enum bench_server server;  /* BSRV_KXFER but on the --peers rows */
+	enum bench_client client;
 	bool available;          /* false: why says so, and there are no numbers */
 	bool failed;             /* a transfer failed or moved wrong bytes: why says which */
 	char why[300];
@@ -54,12 +61,34 @@ struct bench_report {
 	unsigned runs;
 	double seconds;          /* > 0: runs repeated for this long per row instead */
 	bool netns, verify;
+	bool peers;              /* --peers: the nginx and curl rows, and the ratios */
 	struct bench_host host;
 	struct bench_row *rows;
 	unsigned nrows;
 };
 
+/* kxfer get <- kxfer serve (userspace) against curl <- nginx, with --peers: MB/s, then the
+ * server's and the client's CPU per GiB. */
+#define BENCH_RATIOS 3
+
+struct bench_ratio {
+	const char *name;        /* the JSON and CSV key: "end_to_end_mbps", ... */
+	const char *what;        /* for people: which rows and which quantity */
+	double goal;
+	bool at_most;            /* the goal is an upper bound (CPU), else a lower one (MB/s) */
+	bool measured;           /* false: why says so */
+	double value;
+	bool met;
+	char why[340];
+};
+
 const char *bench_path_name(enum bench_path p);
+/* "kxfer get <- kxfer serve", "curl <- nginx", ... */
+const char *bench_pair_name(const struct bench_row *r);
+/* Is r a userspace kxfer get <- kxfer serve row of a --peers report?  Then out gets its
+ * ratios against the curl <- nginx row of the same cipher and connections. */
+bool bench_ratios(const struct bench_report *rep, const struct bench_row *r,
+		  struct bench_ratio out[BENCH_RATIOS]);
 /* Median, minimum and maximum of a row's samples, each quantity on its own. */
 void bench_summarise(struct bench_row *r);
 void bench_print_table(FILE *f, const struct bench_report *rep);

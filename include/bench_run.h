@@ -22,6 +22,7 @@ struct bench_opts {
 	char self[PATH_MAX];     /* this binary, run as `serve` and `get` */
 	char dir[PATH_MAX];      /* private: root/bench.bin, state/, logs, downloads */
 	char pin[80];            /* sha256:HEX of the certificate the server uses */
+	char cert[PATH_MAX + 32], key[PATH_MAX + 32]; /* that certificate and its key */
 	char ns[2][32];          /* network namespaces of server [0] and client [1], or "" */
 	const char *addr;        /* where the server listens */
 };

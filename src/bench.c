@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_peers.h"
 #include "bench_run.h"
 #include "ktls.h"
 #include "tls.h"
@@ -42,6 +43,11 @@ static const char usage[] =
 "  --runs N             measured runs per row, after one warm-up (default 5, at most 64)\n"
 "  --seconds S          instead: repeat each row's runs for at least S seconds (3 to 64 runs)\n"
 "  --threads N          server worker threads (default: the CPUs, at most --conns)\n"
+"  --peers              on the userspace path, per cipher, also measure curl <- nginx,\n"
+"                       kxfer get <- nginx and curl <- kxfer serve, and print kxfer's\n"
+"                       ratios to curl <- nginx against their goals: MB/s >= 1.30x, server\n"
+"                       CPU/GiB <= 0.75x, client CPU/GiB <= 0.73x (needs nginx and curl;\n"
+"                       nginx gets as many workers as kxfer serve has --threads)\n"
 "  --netns              server and client in two network namespaces joined by a veth pair\n"
 "                       (MTU 1500, 198.18.0.0/30; created and removed here; needs root)\n"
 "  --dir DIR            where the test file goes (default $TMPDIR or /tmp; a tmpfs avoids\n"
@@ -147,11 +153,35 @@ static const char *path_unavailable(enum bench_path p, enum tls_aead aead)
 	return NULL;
 }
 
-/* The rows to run, in the order of the table: conns, then path, then cipher. */
+/* --peers: after each userspace row, the same with nginx and curl in kxfer's place. */
+static void plan_peers(struct bench_report *rep, const struct bench_row *kx)
+{
+	static const struct {
+		enum bench_server srv;
+		enum bench_client cli;
+	} peers[] = { { BSRV_NGINX, BCLI_CURL }, { BSRV_NGINX, BCLI_KXFER }, { BSRV_KXFER, BCLI_CURL } };
+
+	for (size_t i = 0; i < ARRAY_SIZE(peers); i++) {
+		struct bench_row *r = &rep->rows[rep->nrows++];
+		const char *why = bench_peer_unavailable(peers[i].srv, peers[i].cli);
+
+		r->path = kx->path;
+		r->conns = kx->conns;
+		r->suite = kx->suite;
+		r->server = peers[i].srv;
+		r->client = peers[i].cli;
+		r->available = !why;
+		if (why)
+			snprintf(r->why, sizeof(r->why), "%s", why);
+	}
+}
+
+/* The rows to run, in the order of the table: conns, then path, then cipher (then, with
+ * --peers, the pairs). */
 static int plan_rows(struct bench_report *rep, const bool paths[BP_COUNT],
 		     const bool want_cipher[NCIPHERS], const unsigned *conns, unsigned nconns)
 {
-	rep->rows = calloc((size_t)nconns * BP_COUNT * NCIPHERS, sizeof(*rep->rows));
+	rep->rows = calloc((size_t)nconns * (BP_COUNT + 3) * NCIPHERS, sizeof(*rep->rows));
 	if (!rep->rows)
 		return -ENOMEM;
 	for (unsigned c = 0; c < nconns; c++)
@@ -170,6 +200,8 @@ static int plan_rows(struct bench_report *rep, const bool paths[BP_COUNT],
 				if (why)
 					snprintf(r->why, sizeof(r->why), "%s", why);
 				rep->nrows++;
+				if (p == BP_USERSPACE && rep->peers)
+					plan_peers(rep, r);
 				if (p == BP_PLAIN)
 					break; /* no cipher: one row */
 			}
@@ -177,7 +209,8 @@ static int plan_rows(struct bench_report *rep, const bool paths[BP_COUNT],
 }
 
 enum { OPT_SIZE = 256, OPT_PATHS, OPT_CIPHERS, OPT_CONNS, OPT_RUNS, OPT_SECONDS, OPT_THREADS,
-       OPT_NETNS, OPT_DIR, OPT_VERIFY, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_LABEL, OPT_QUICK };
+       OPT_NETNS, OPT_DIR, OPT_VERIFY, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_LABEL, OPT_QUICK,
+       OPT_PEERS };
 
 static const struct option options[] = {
 	{ "size", required_argument, NULL, OPT_SIZE },
@@ -195,6 +228,7 @@ static const struct option options[] = {
 	{ "plot", required_argument, NULL, OPT_PLOT },
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "quick", no_argument, NULL, OPT_QUICK },
+	{ "peers", no_argument, NULL, OPT_PEERS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -263,6 +297,7 @@ int cmd_bench(int argc, char **argv)
 		case OPT_PLOT: plot = optarg; break;
 		case OPT_LABEL: rep.label = optarg; break;
 		case OPT_QUICK: quick = true; break;
+		case OPT_PEERS: rep.peers = true; break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -322,8 +357,9 @@ int cmd_bench(int argc, char **argv)
 		if (!r->available)
 			continue;
 		if (!json && !csv)
-			log_info("%s%s%s x%u ...", bench_path_name(r->path), r->suite ? " " : "",
-				 r->suite ? r->suite : "", r->conns);
+			log_info("%s%s%s x%u%s%s ...", bench_path_name(r->path), r->suite ? " " : "",
+				 r->suite ? r->suite : "", r->conns, rep.peers ? ": " : "",
+				 rep.peers ? bench_pair_name(r) : "");
 		bench_run_row(&bo, r);
 		bench_summarise(r);
 		if (r->failed)

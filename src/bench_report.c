@@ -59,6 +59,76 @@ static bool has_numbers(const struct bench_row *r)
 	return r->available && !r->failed && r->nsamples > 0;
 }
 
+const char *bench_pair_name(const struct bench_row *r)
+{
+	static const char *const names[2][2] = {
+		[BSRV_KXFER] = { [BCLI_KXFER] = "kxfer get <- kxfer serve", [BCLI_CURL] = "curl <- kxfer serve" },
+		[BSRV_NGINX] = { [BCLI_KXFER] = "kxfer get <- nginx", [BCLI_CURL] = "curl <- nginx" },
+	};
+
+	return names[r->server][r->client];
+}
+
+/* The goals of --peers: kxfer's own pair against curl <- nginx, on the medians. */
+static const struct {
+	const char *name, *what;
+	size_t field;
+	double goal;
+	bool at_most;
+} ratio_defs[BENCH_RATIOS] = {
+	{ "end_to_end_mbps", "end to end, MB/s: kxfer get <- kxfer serve / curl <- nginx",
+	  offsetof(struct bench_sample, mbps), 1.30, false },
+	{ "server_cpu_per_gib", "server CPU/GiB: kxfer serve (serving kxfer get) / nginx (serving curl)",
+	  offsetof(struct bench_sample, send_cpu), 0.75, true },
+	{ "client_cpu_per_gib", "client CPU/GiB: kxfer get (from kxfer serve) / curl (from nginx)",
+	  offsetof(struct bench_sample, recv_cpu), 0.73, true },
+};
+
+static double sample_field(const struct bench_sample *s, size_t off)
+{
+	return *(const double *)((const char *)s + off);
+}
+
+bool bench_ratios(const struct bench_report *rep, const struct bench_row *r,
+		  struct bench_ratio out[BENCH_RATIOS])
+{
+	const struct bench_row *ref = NULL, *bad;
+
+	if (!rep->peers || r->path != BP_USERSPACE || r->server != BSRV_KXFER || r->client != BCLI_KXFER)
+		return false;
+	for (unsigned i = 0; i < rep->nrows && !ref; i++) {
+		const struct bench_row *x = &rep->rows[i];
+
+		if (x->path == r->path && x->conns == r->conns && !strcmp(x->suite, r->suite) &&
+		    x->server == BSRV_NGINX && x->client == BCLI_CURL)
+			ref = x;
+	}
+	bad = !has_numbers(r) ? r : ref && !has_numbers(ref) ? ref : NULL;
+	for (int i = 0; i < BENCH_RATIOS; i++) {
+		struct bench_ratio *q = &out[i];
+		double den = ref ? sample_field(&ref->med, ratio_defs[i].field) : 0;
+
+		*q = (struct bench_ratio){ .name = ratio_defs[i].name, .what = ratio_defs[i].what,
+					   .goal = ratio_defs[i].goal, .at_most = ratio_defs[i].at_most };
+		if (bad)
+			snprintf(q->why, sizeof(q->why), "%s: %s: %s", bench_pair_name(bad),
+				 bad->available ? "failed" : "unavailable", bad->why);
+		else if (!ref || den <= 0)
+			snprintf(q->why, sizeof(q->why), "curl <- nginx: %s", ref ? "a zero to divide by" : "no row");
+		else {
+			q->measured = true;
+			q->value = sample_field(&r->med, ratio_defs[i].field) / den;
+			q->met = q->at_most ? q->value <= q->goal : q->value >= q->goal;
+		}
+	}
+	return true;
+}
+
+static const char *verdict(const struct bench_ratio *q)
+{
+	return !q->measured ? "not measured" : q->met ? "met" : "missed";
+}
+
 /* (max - min) / median, in percent: how far the runs of a row disagree. */
 static double spread(double med, double lo, double hi)
 {
@@ -88,6 +158,29 @@ static void print_host(FILE *f, const struct bench_report *rep)
 		rep->host.ktls ? "unavailable: " : "available", rep->host.ktls ? rep->host.ktls : "");
 }
 
+/* --peers: each userspace cipher's three ratios, against their goals. */
+static void print_ratios(FILE *f, const struct bench_report *rep)
+{
+	struct bench_ratio q[BENCH_RATIOS];
+
+	for (unsigned i = 0; i < rep->nrows; i++) {
+		const struct bench_row *r = &rep->rows[i];
+
+		if (!bench_ratios(rep, r, q))
+			continue;
+		fprintf(f, "\nkxfer against nginx and curl, %s, %u connection%s (ratios of the medians):\n",
+			r->suite, r->conns, r->conns == 1 ? "" : "s");
+		for (int k = 0; k < BENCH_RATIOS; k++) {
+			fprintf(f, "  %-72s ", q[k].what);
+			if (q[k].measured)
+				fprintf(f, "%6.3f  goal %s %.2f  %s\n", q[k].value, q[k].at_most ? "<=" : ">=",
+					q[k].goal, verdict(&q[k]));
+			else
+				fprintf(f, "not measured (%s)\n", q[k].why);
+		}
+	}
+}
+
 void bench_print_table(FILE *f, const struct bench_report *rep)
 {
 	print_host(f, rep);
@@ -96,13 +189,22 @@ void bench_print_table(FILE *f, const struct bench_report *rep)
 		fprintf(f, "note: with files this small, process start-up and the handshake weigh as much "
 			"as the transfer: these figures show function, not speed (use --size 1G)\n");
 	fputc('\n', f);
-	fprintf(f, "%-10s %-29s %5s %8s %9s %7s %10s %10s  %-10s %s\n", "path", "cipher", "conns",
-		"Gb/s", "MB/s", "spread", "send CPU", "recv CPU", "sender", "receiver");
-	fprintf(f, "%-10s %-29s %5s %8s %9s %7s %10s %10s\n", "", "", "", "", "", "", "s/GiB", "s/GiB");
+	fprintf(f, "%-10s %-29s ", "path", "cipher");
+	if (rep->peers)
+		fprintf(f, "%-24s ", "client <- server");
+	fprintf(f, "%5s %8s %9s %7s %10s %10s  %-10s %s\n", "conns", "Gb/s", "MB/s", "spread",
+		"send CPU", "recv CPU", "sender", "receiver");
+	fprintf(f, "%-10s %-29s ", "", "");
+	if (rep->peers)
+		fprintf(f, "%-24s ", "");
+	fprintf(f, "%5s %8s %9s %7s %10s %10s\n", "", "", "", "", "s/GiB", "s/GiB");
 	for (unsigned i = 0; i < rep->nrows; i++) {
 		const struct bench_row *r = &rep->rows[i];
 
-		fprintf(f, "%-10s %-29s %5u ", bench_path_name(r->path), suite_or_dash(r), r->conns);
+		fprintf(f, "%-10s %-29s ", bench_path_name(r->path), suite_or_dash(r));
+		if (rep->peers)
+			fprintf(f, "%-24s ", bench_pair_name(r));
+		fprintf(f, "%5u ", r->conns);
 		if (!has_numbers(r)) {
 			fprintf(f, "%s: %s\n", r->available ? "failed" : "unavailable", r->why);
 			continue;
@@ -111,6 +213,7 @@ void bench_print_table(FILE *f, const struct bench_report *rep)
 			r->med.mbps, spread(r->med.mbps, r->min.mbps, r->max.mbps), r->med.send_cpu,
 			r->med.recv_cpu, r->send_path, r->recv_path);
 	}
+	print_ratios(f, rep);
 }
 
 static void json_stat(FILE *f, const char *name, double med, double lo, double hi, int prec)
@@ -119,13 +222,16 @@ static void json_stat(FILE *f, const char *name, double med, double lo, double h
 		name, prec, hi);
 }
 
-static void json_row(FILE *f, const struct bench_row *r)
+static void json_row(FILE *f, const struct bench_report *rep, const struct bench_row *r)
 {
 	fprintf(f, "{\"path\":\"%s\",\"cipher\":", bench_path_name(r->path));
 	if (r->suite)
 		json_string(f, r->suite);
 	else
 		fputs("null", f);
+	if (rep->peers)
+		fprintf(f, ",\"client\":\"%s\",\"server\":\"%s\"", r->client == BCLI_CURL ? "curl" : "kxfer get",
+			r->server == BSRV_NGINX ? "nginx" : "kxfer serve");
 	fprintf(f, ",\"conns\":%u,\"available\":%s,\"ok\":%s", r->conns, r->available ? "true" : "false",
 		has_numbers(r) ? "true" : "false");
 	if (!has_numbers(r)) {
@@ -146,6 +252,39 @@ static void json_row(FILE *f, const struct bench_row *r)
 		fprintf(f, "%s{\"mbps\":%.1f,\"send_cpu_s_per_gib\":%.4f,\"recv_cpu_s_per_gib\":%.4f}",
 			i ? "," : "", r->samples[i].mbps, r->samples[i].send_cpu, r->samples[i].recv_cpu);
 	fputs("]}", f);
+}
+
+/* "peer_ratios": [{cipher, conns, ratios: [{name, what, goal, goal_is, value, met, reason}]}] */
+static void json_ratios(FILE *f, const struct bench_report *rep)
+{
+	struct bench_ratio q[BENCH_RATIOS];
+	bool first = true;
+
+	fprintf(f, ",\"peer_ratios\":[");
+	for (unsigned i = 0; i < rep->nrows; i++) {
+		const struct bench_row *r = &rep->rows[i];
+
+		if (!bench_ratios(rep, r, q))
+			continue;
+		fprintf(f, "%s{\"cipher\":", first ? "" : ",");
+		json_string(f, r->suite);
+		fprintf(f, ",\"conns\":%u,\"ratios\":[", r->conns);
+		for (int k = 0; k < BENCH_RATIOS; k++) {
+			fprintf(f, "%s{\"name\":\"%s\",\"what\":", k ? "," : "", q[k].name);
+			json_string(f, q[k].what);
+			fprintf(f, ",\"goal\":%.2f,\"goal_is\":\"%s\"", q[k].goal, q[k].at_most ? "max" : "min");
+			if (q[k].measured)
+				fprintf(f, ",\"value\":%.4f,\"met\":%s}", q[k].value, q[k].met ? "true" : "false");
+			else {
+				fprintf(f, ",\"value\":null,\"met\":null,\"reason\":");
+				json_string(f, q[k].why);
+				fputc('}', f);
+			}
+		}
+		fputs("]}", f);
+		first = false;
+	}
+	fputc(']', f);
 }
 
 void bench_print_json(FILE *f, const struct bench_report *rep)
@@ -180,9 +319,12 @@ void bench_print_json(FILE *f, const struct bench_report *rep)
 	for (unsigned i = 0; i < rep->nrows; i++) {
 		if (i)
 			fputc(',', f);
-		json_row(f, &rep->rows[i]);
+		json_row(f, rep, &rep->rows[i]);
 	}
-	fprintf(f, "]}\n");
+	fputc(']', f);
+	if (rep->peers)
+		json_ratios(f, rep);
+	fprintf(f, "}\n");
 }
 
 /* A CSV field: quoted when it holds a comma or a quote. */
@@ -201,34 +343,65 @@ static void csv_field(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* --peers: a line "ratio,CIPHER,CONNS,MEASURED,...,REASON,,,NAME,VALUE,GOAL,VERDICT" per
+ * ratio, after the rows. */
+static void csv_ratios(FILE *f, const struct bench_report *rep)
+{
+	struct bench_ratio q[BENCH_RATIOS];
+
+	for (unsigned i = 0; i < rep->nrows; i++) {
+		const struct bench_row *r = &rep->rows[i];
+
+		if (!bench_ratios(rep, r, q))
+			continue;
+		for (int k = 0; k < BENCH_RATIOS; k++) {
+			fprintf(f, "ratio,%s,%u,%s,,,,,,,,,,", r->suite, r->conns, q[k].measured ? "yes" : "no");
+			csv_field(f, q[k].why);
+			fprintf(f, ",,,%s,", q[k].name);
+			if (q[k].measured)
+				fprintf(f, "%.4f", q[k].value);
+			fprintf(f, ",%s%.2f,%s\n", q[k].at_most ? "<=" : ">=", q[k].goal, verdict(&q[k]));
+		}
+	}
+}
+
 void bench_print_csv(FILE *f, const struct bench_report *rep)
 {
 	fprintf(f, "path,cipher,conns,available,gbps,mbps,mbps_min,mbps_max,send_cpu_s_per_gib,"
-		"recv_cpu_s_per_gib,send_path,recv_path,runs,reason\n");
+		"recv_cpu_s_per_gib,send_path,recv_path,runs,reason%s\n",
+		rep->peers ? ",client,server,ratio,value,goal,verdict" : "");
 	for (unsigned i = 0; i < rep->nrows; i++) {
 		const struct bench_row *r = &rep->rows[i];
 
 		fprintf(f, "%s,%s,%u,%s,", bench_path_name(r->path), suite_or_dash(r), r->conns,
 			r->available ? "yes" : "no");
 		if (has_numbers(r))
-			fprintf(f, "%.3f,%.1f,%.1f,%.1f,%.4f,%.4f,%s,%s,%u,\n", r->med.mbps * 8 / 1000,
+			fprintf(f, "%.3f,%.1f,%.1f,%.1f,%.4f,%.4f,%s,%s,%u,", r->med.mbps * 8 / 1000,
 				r->med.mbps, r->min.mbps, r->max.mbps, r->med.send_cpu, r->med.recv_cpu,
 				r->send_path, r->recv_path, r->nsamples);
 		else {
 			fprintf(f, ",,,,,,,,0,");
 			csv_field(f, r->why);
-			fputc('\n', f);
 		}
+		if (rep->peers)
+			fprintf(f, ",%s,%s,,,,", r->client == BCLI_CURL ? "curl" : "kxfer get",
+				r->server == BSRV_NGINX ? "nginx" : "kxfer serve");
+		fputc('\n', f);
 	}
+	csv_ratios(f, rep);
 }
 
-/* "ktls AES_128_GCM x4": a short label for the chart's axis. */
-static void chart_label(const struct bench_row *r, char *out, size_t cap)
+/* "ktls AES_128_GCM x4" (with --peers "curl <- nginx AES_128_GCM" on the userspace rows):
+ * a short label for the chart's axis. */
+static void chart_label(const struct bench_report *rep, const struct bench_row *r, char *out,
+			size_t cap)
 {
 	const char *s = r->suite ? r->suite + (strncmp(r->suite, "TLS_", 4) ? 0 : 4) : "";
 	const char *sha = strstr(s, "_SHA");
 	int n = sha ? (int)(sha - s) : (int)strlen(s);
-	int len = snprintf(out, cap, "%s%s%.*s", bench_path_name(r->path), *s ? " " : "", n, s);
+	bool pair = rep->peers && r->path == BP_USERSPACE;
+	int len = snprintf(out, cap, "%s%s%.*s", pair ? bench_pair_name(r) : bench_path_name(r->path),
+			   *s ? " " : "", n, s);
 
 	if (r->conns > 1 && len > 0 && (size_t)len < cap)
 		snprintf(out + len, cap - (size_t)len, " x%u", r->conns);
@@ -265,7 +438,7 @@ static const char gnuplot_script[] =
 "set yrange [0:*]\n"
 "plot $d using 2:xtic(1) title 'throughput' lc rgb '#3b75af'\n"
 "set ylabel 'CPU seconds per GiB'\n"
-"plot $d using 3:xtic(1) title 'sender (serve)' lc rgb '#d62728', '' using 4 title 'receiver (get)' lc rgb '#2ca02c'\n"
+"plot $d using 3:xtic(1) title '%s' lc rgb '#d62728', '' using 4 title '%s' lc rgb '#2ca02c'\n"
 "unset multiplot\n";
 
 int bench_plot_check(const char *file, char *err, size_t errlen)
@@ -315,7 +488,7 @@ int bench_plot(const struct bench_report *rep, const char *file, char *err, size
 
 		if (!has_numbers(r))
 			continue;
-		chart_label(r, label, sizeof(label));
+		chart_label(rep, r, label, sizeof(label));
 		fprintf(gp, "%s\t%.1f\t%.4f\t%.4f\n", label, r->med.mbps, r->med.send_cpu, r->med.recv_cpu);
 		plotted++;
 	}
@@ -326,7 +499,8 @@ int bench_plot(const struct bench_report *rep, const char *file, char *err, size
 		if (*p == '\'' || (unsigned char)*p < 0x20)
 			*p = ' ';
 	if (plotted)
-		fprintf(gp, gnuplot_script, title);
+		fprintf(gp, gnuplot_script, title, rep->peers ? "server" : "sender (serve)",
+			rep->peers ? "client" : "receiver (get)");
 	status = pclose(gp);
 	if (!plotted) {
 		snprintf(err, errlen, "--plot: no row has numbers to plot");

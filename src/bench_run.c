@@ -1,7 +1,8 @@
 /* kxfer bench's runner: starts `kxfer serve` for a row, runs `kxfer get` processes against
- * it, and measures each run.  Everything lives in a private directory that is removed at
- * the end; with --netns the server and the clients run in two namespaces joined by a veth
- * pair (198.18.0.0/30, the benchmarking range of RFC 2544). */
+ * it (with --peers nginx and curl too, bench_peers.c), and measures each run.  Everything
+ * lives in a private directory that is removed at the end; with --netns the server and the
+ * clients run in two namespaces joined by a veth pair (198.18.0.0/30, the benchmarking range
+ * of RFC 2544). */
 #include "bench_run.h"
 
 #include <errno.h>
@@ -15,29 +16,28 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_peers.h"
 #include "tls.h"
 #include "util.h"
 
 #define GIB (1024.0 * 1024 * 1024)
-#define FILE_NAME "bench.bin"
 
-struct server {
-	pid_t pid;
-	clockid_t cpu;           /* the server process's CPU clock */
-	char url[128];
-	char log[PATH_MAX + 16];
-};
-
-/* Forks and runs argv (argv[0] a path) in network namespace ns ("" for ours), with stdout
- * and stderr into the given files (NULL: /dev/null).  The child's pid, or -errno. */
-static pid_t spawn(const char *ns, char *const argv[], const char *out, const char *errf)
+pid_t bench_spawn(const char *ns, char *const argv[], const char *out, const char *errf,
+		  unsigned flags)
 {
-	pid_t parent = getpid(), pid = fork();
+	pid_t parent = getpid(), pid = -1;
 
+	/* nginx's workers would outlive a master killed by PR_SET_PDEATHSIG; as pid 1 of its
+	 * own PID namespace, the kernel kills them with it.  Only root may: others fork. */
+	if ((flags & SPAWN_SERVER) && geteuid() == 0)
+		pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0)
+		pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
@@ -46,8 +46,11 @@ static pid_t spawn(const char *ns, char *const argv[], const char *out, const ch
 		char path[64];
 		int nsfd;
 
-		/* Never outlive bench, even when it is killed without a chance to clean up. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		/* Never outlive bench, even when it is killed without a chance to clean up (in a
+		 * PID namespace of its own, the parent is outside it: getppid() says 0). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || (getpid() != 1 && getppid() != parent))
+			_exit(126);
+		if ((flags & SPAWN_SERVER) && setpgid(0, 0) < 0)
 			_exit(126);
 		if (*ns) {
 			snprintf(path, sizeof(path), "/run/netns/%s", ns);
@@ -63,8 +66,7 @@ static pid_t spawn(const char *ns, char *const argv[], const char *out, const ch
 	return pid;
 }
 
-/* A small file, or the last cap - 1 bytes of a larger one, NUL-terminated, into buf. */
-static void slurp(const char *path, char *buf, size_t cap)
+void bench_slurp(const char *path, char *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
@@ -75,12 +77,11 @@ static void slurp(const char *path, char *buf, size_t cap)
 		close(fd);
 }
 
-/* The last line of a log that says something, for a reason. */
-static void last_line(const char *path, char *out, size_t cap)
+void bench_last_line(const char *path, char *out, size_t cap)
 {
 	char buf[16384], *end, *start;
 
-	slurp(path, buf, sizeof(buf));
+	bench_slurp(path, buf, sizeof(buf));
 	end = buf + strlen(buf);
 	while (end > buf && end[-1] == '\n')
 		*--end = 0;
@@ -102,10 +103,10 @@ static int ip(struct bench_opts *o, char *err, size_t errlen, const char *a, con
 	if (access(argv[0], X_OK) != 0)
 		argv[0] = "/usr/sbin/ip";
 	snprintf(log, sizeof(log), "%s/ip.err", o->dir);
-	pid = spawn("", argv, NULL, log);
+	pid = bench_spawn("", argv, NULL, log, 0);
 	if (pid >= 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
-	last_line(log, said, sizeof(said));
+	bench_last_line(log, said, sizeof(said));
 	snprintf(err, errlen, "--netns: 'ip");
 	for (char **arg = argv + 1; *arg; arg++)
 		snprintf(err + strlen(err), errlen - strlen(err), " %s", *arg);
@@ -181,7 +182,7 @@ static int write_test_file(const char *path, uint64_t size)
 
 int bench_setup(struct bench_opts *o, const char *parent, char *err, size_t errlen)
 {
-	char path[PATH_MAX + 32], cert[PATH_MAX + 32], key[PATH_MAX + 32], fp[65];
+	char path[PATH_MAX + 32], fp[65];
 	ssize_t n = readlink("/proc/self/exe", o->self, sizeof(o->self) - 1);
 	bool created;
 	int rc;
@@ -202,7 +203,7 @@ int bench_setup(struct bench_opts *o, const char *parent, char *err, size_t errl
 	}
 	snprintf(path, sizeof(path), "%s/root", o->dir);
 	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/root/" FILE_NAME, o->dir);
+	snprintf(path, sizeof(path), "%s/root/" BENCH_FILE, o->dir);
 	if ((rc = write_test_file(path, o->size)) < 0) {
 		snprintf(err, errlen, "cannot write the %llu-byte test file in %s: %s",
 			 (unsigned long long)o->size, o->dir, strerror(-rc));
@@ -210,10 +211,10 @@ int bench_setup(struct bench_opts *o, const char *parent, char *err, size_t errl
 	}
 	snprintf(path, sizeof(path), "%s/state", o->dir);
 	mkdir(path, 0700);
-	if ((rc = tls_selfsigned(path, cert, key, sizeof(cert), &created, err, errlen)) < 0)
+	if ((rc = tls_selfsigned(path, o->cert, o->key, sizeof(o->cert), &created, err, errlen)) < 0)
 		return rc;
-	if ((rc = tls_fingerprint(cert, fp)) < 0) {
-		snprintf(err, errlen, "cannot read back %s", cert);
+	if ((rc = tls_fingerprint(o->cert, fp)) < 0) {
+		snprintf(err, errlen, "cannot read back %s", o->cert);
 		return rc;
 	}
 	snprintf(o->pin, sizeof(o->pin), "sha256:%s", fp);
@@ -249,25 +250,32 @@ static void text_after(const char *text, const char *key, const char *stop, char
 	snprintf(out, cap, "%.*s", (int)strcspn(p, stop), p);
 }
 
-static void server_stop(struct server *s)
+static void server_stop(struct bench_srv *s)
 {
 	int st;
 
 	if (s->pid <= 0)
 		return;
-	kill(s->pid, SIGTERM);
+	kill(s->pid, SIGTERM); /* nginx's master stops its workers */
 	for (int i = 0; i < 500 && waitpid(s->pid, &st, WNOHANG) == 0; i++)
 		usleep(10000);
-	if (kill(s->pid, SIGKILL) == 0) /* still there after 5 s */
+	/* still there after 5 s; or, of nginx, a worker left behind */
+	if (kill(s->group ? -s->pid : s->pid, SIGKILL) == 0)
 		waitpid(s->pid, &st, 0);
 	s->pid = -1;
 }
 
-static int server_start(struct bench_opts *o, const struct bench_row *r, struct server *s,
+unsigned bench_threads(const struct bench_opts *o, const struct bench_row *r)
+{
+	unsigned n = o->threads ? o->threads : MIN((unsigned)sysconf(_SC_NPROCESSORS_ONLN), r->conns);
+
+	return n ? n : 1;
+}
+
+static int server_start(struct bench_opts *o, const struct bench_row *r, struct bench_srv *s,
 			char *why, size_t whylen)
 {
 	char listen[64], root[PATH_MAX + 8], state[PATH_MAX + 8], threads[16], buf[4096], *at;
-	unsigned nthreads = o->threads ? o->threads : MIN((unsigned)sysconf(_SC_NPROCESSORS_ONLN), r->conns);
 	char *argv[16] = { o->self, "serve", "--listen", listen, "--root", root, "--state-dir", state,
 			   "--threads", threads };
 	int n = 10, st;
@@ -275,7 +283,7 @@ static int server_start(struct bench_opts *o, const struct bench_row *r, struct 
 	snprintf(listen, sizeof(listen), "%s:0", o->addr);
 	snprintf(root, sizeof(root), "%s/root", o->dir);
 	snprintf(state, sizeof(state), "%s/state", o->dir);
-	snprintf(threads, sizeof(threads), "%u", nthreads ? nthreads : 1);
+	snprintf(threads, sizeof(threads), "%u", bench_threads(o, r));
 	if (r->path == BP_PLAIN) {
 		argv[n++] = "--plain";
 	} else {
@@ -286,26 +294,29 @@ static int server_start(struct bench_opts *o, const struct bench_row *r, struct 
 	}
 	snprintf(s->log, sizeof(s->log), "%s/serve.log", o->dir);
 	unlink(s->log); /* the last server's "listening on" must not be read for this one's */
-	s->pid = spawn(o->ns[0], argv, NULL, s->log);
+	s->pid = bench_spawn(o->ns[0], argv, NULL, s->log, 0);
 	if (s->pid < 0) {
 		snprintf(why, whylen, "cannot start kxfer serve: %s", strerror((int)-s->pid));
 		return (int)s->pid;
 	}
-	if (clock_getcpuclockid(s->pid, &s->cpu) != 0) {
+	s->nprocs = 1;
+	if (clock_getcpuclockid(s->pid, &s->cpu[0]) != 0) {
 		snprintf(why, whylen, "cannot read kxfer serve's CPU clock");
 		server_stop(s);
 		return -ESRCH;
 	}
 	/* Its first words: "listening on https://ADDR:PORT/" */
 	for (int tries = 0; tries < 1000; tries++) {
-		slurp(s->log, buf, sizeof(buf));
+		bench_slurp(s->log, buf, sizeof(buf));
 		if ((at = strstr(buf, "listening on ")) && strchr(at, '\n')) {
 			at += strlen("listening on ");
-			snprintf(s->url, sizeof(s->url), "%.*s" FILE_NAME, (int)strcspn(at, "\n"), at);
+			snprintf(s->url, sizeof(s->url), "%.*s" BENCH_FILE, (int)strcspn(at, "\n"), at);
+			at = strrchr(s->url, ':'); /* curl's --resolve wants the port */
+			s->port = at ? (unsigned)atoi(at + 1) : 0;
 			return 0;
 		}
 		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-			last_line(s->log, buf, sizeof(buf));
+			bench_last_line(s->log, buf, sizeof(buf));
 			snprintf(why, whylen, "kxfer serve exited: %s", buf);
 			s->pid = -1;
 			return -ECHILD;
@@ -317,14 +328,19 @@ static int server_start(struct bench_opts *o, const struct bench_row *r, struct 
 	return -ETIMEDOUT;
 }
 
-/* The server's CPU seconds so far (0 once it is gone: the run then fails anyway). */
-static double clock_sec(clockid_t c)
+/* The server's CPU seconds so far, all its processes (a process gone counts 0: the run
+ * then fails anyway). */
+static double server_cpu(const struct bench_srv *s)
 {
-	struct timespec ts = { 0 };
+	double sum = 0;
 
-	if (clock_gettime(c, &ts) != 0)
-		return 0;
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	for (unsigned i = 0; i < s->nprocs; i++) {
+		struct timespec ts = { 0 };
+
+		if (clock_gettime(s->cpu[i], &ts) == 0)
+			sum += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
+	return sum;
 }
 
 /* Does the download at path hold exactly the test file's bytes? */
@@ -336,7 +352,7 @@ static bool same_bytes(const struct bench_opts *o, const char *path)
 	bool same = a && b;
 	ssize_t na, nb;
 
-	snprintf(orig, sizeof(orig), "%s/root/" FILE_NAME, o->dir);
+	snprintf(orig, sizeof(orig), "%s/root/" BENCH_FILE, o->dir);
 	fa = open(orig, O_RDONLY | O_CLOEXEC);
 	fb = open(path, O_RDONLY | O_CLOEXEC);
 	same = same && fa >= 0 && fb >= 0;
@@ -355,34 +371,40 @@ static bool same_bytes(const struct bench_opts *o, const char *path)
 }
 
 /* One run: r->conns downloads at once.  0 with the sample, or -1 with the reason. */
-static int one_run(struct bench_opts *o, struct bench_row *r, struct server *s,
+static int one_run(struct bench_opts *o, struct bench_row *r, struct bench_srv *s,
 		   struct bench_sample *out, char *why, size_t whylen)
 {
 	pid_t pids[256];
-	char json[PATH_MAX + 16], sink[PATH_MAX + 16], text[4096], msg[256];
+	char json[PATH_MAX + 16], errf[PATH_MAX + 16], sink[PATH_MAX + 16], text[4096], msg[256];
 	double t0, wall, srv0, recv_cpu = 0, gib = (double)o->size * r->conns / GIB;
+	const char *client = r->client == BCLI_CURL ? "curl" : "kxfer get";
 	int rc = 0;
 
-	srv0 = clock_sec(s->cpu);
+	srv0 = server_cpu(s);
 	t0 = now_sec();
 	for (unsigned i = 0; i < r->conns; i++) {
 		/* plaintext stops at the NULL: no certificate to pin */
 		char *argv[] = { o->self, "get", "--quiet", "--json", "--timeout", "60", "--ktls",
 				 r->path == BP_KTLS ? "on" : "off", "-o", sink, s->url,
 				 r->path == BP_PLAIN ? NULL : "--pin", o->pin, NULL };
+		struct bench_curl curl;
 
 		snprintf(sink, sizeof(sink), "%s/get-%u.out", o->dir, i);
 		if (!o->verify)
 			snprintf(sink, sizeof(sink), "/dev/null");
 		snprintf(json, sizeof(json), "%s/get-%u.json", o->dir, i);
-		pids[i] = spawn(o->ns[1], argv, json, NULL);
+		snprintf(errf, sizeof(errf), "%s/get-%u.err", o->dir, i);
+		if (r->client == BCLI_CURL)
+			bench_curl_argv(o, s, sink, &curl);
+		pids[i] = bench_spawn(o->ns[1], r->client == BCLI_CURL ? curl.argv : argv, json,
+				      r->client == BCLI_CURL ? errf : NULL, 0);
 	}
 	for (unsigned i = 0; i < r->conns; i++) {
 		struct rusage ru;
 		int st;
 
 		if (pids[i] < 0 || wait4(pids[i], &st, 0, &ru) < 0) {
-			snprintf(why, whylen, "cannot run kxfer get: %s",
+			snprintf(why, whylen, "cannot run %s: %s", client,
 				 strerror(pids[i] < 0 ? (int)-pids[i] : errno));
 			rc = -1;
 			continue;
@@ -390,7 +412,14 @@ static int one_run(struct bench_opts *o, struct bench_row *r, struct server *s,
 		recv_cpu += (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 			    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 		snprintf(json, sizeof(json), "%s/get-%u.json", o->dir, i);
-		slurp(json, text, sizeof(text));
+		bench_slurp(json, text, sizeof(text));
+		if (r->client == BCLI_CURL) {
+			snprintf(errf, sizeof(errf), "%s/get-%u.err", o->dir, i);
+			if (rc == 0 && bench_curl_check(text, errf, st, o->size, why, whylen) < 0)
+				rc = -1;
+			snprintf(r->recv_path, sizeof(r->recv_path), "userspace"); /* OpenSSL */
+			continue;
+		}
 		if (rc == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
 			text_after(text, "\"error\":\"", "\"", msg, sizeof(msg));
 			snprintf(why, whylen, "kxfer get exited %d: %s",
@@ -400,7 +429,7 @@ static int one_run(struct bench_opts *o, struct bench_row *r, struct server *s,
 		text_after(text, "\"rx_path\":\"", "\"", r->recv_path, sizeof(r->recv_path));
 	}
 	wall = now_sec() - t0;
-	out->send_cpu = (clock_sec(s->cpu) - srv0) / gib;
+	out->send_cpu = (server_cpu(s) - srv0) / gib;
 	out->recv_cpu = recv_cpu / gib;
 	out->mbps = (double)o->size * r->conns / wall / 1e6;
 	for (unsigned i = 0; i < r->conns && o->verify; i++) {
@@ -424,13 +453,21 @@ static bool ktls_sessions(unsigned long long out[2])
 
 void bench_run_row(struct bench_opts *o, struct bench_row *r)
 {
-	struct server s = { .pid = -1 };
+	struct bench_srv s = { .pid = -1 };
 	unsigned long long before[2], after[2];
 	char log[16384];
 	double t0;
 	bool counted = ktls_sessions(before);
+	int rc;
 
-	if (server_start(o, r, &s, r->why, sizeof(r->why)) < 0) {
+	if (r->server == BSRV_NGINX) {
+		rc = bench_nginx_start(o, r, &s, r->why, sizeof(r->why));
+		if (rc < 0) {
+			server_stop(&s);
+			r->failed = true;
+			return;
+		}
+	} else if (server_start(o, r, &s, r->why, sizeof(r->why)) < 0) {
 		/* kxfer serve --ktls on refusing means the host cannot run this path (the reason
 		 * says why); any other failure to start is a failure. */
 		r->available = !strstr(r->why, "--ktls on:");
@@ -448,8 +485,11 @@ void bench_run_row(struct bench_opts *o, struct bench_row *r)
 			r->nsamples++;
 	}
 	server_stop(&s);
-	slurp(s.log, log, sizeof(log));
-	text_after(log, " tx=", " \n", r->send_path, sizeof(r->send_path));
+	bench_slurp(s.log, log, sizeof(log));
+	if (r->server == BSRV_NGINX) /* its config asks for no kernel TLS */
+		snprintf(r->send_path, sizeof(r->send_path), "userspace");
+	else
+		text_after(log, " tx=", " \n", r->send_path, sizeof(r->send_path));
 	if (counted && ktls_sessions(after)) {
 		r->has_tls_stat = true;
 		r->ktls_tx = after[0] - before[0];

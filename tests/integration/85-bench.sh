@@ -2,7 +2,8 @@
 # kxfer bench on this host: --quick moves the right bytes on every path the host can run
 # (plain and userspace: numbers; kTLS rows "unavailable: REASON" when the kernel has no tls
 # ULP, numbers when it has), in the table, --json and --csv; --plot draws a chart; --netns
-# runs across two namespaces and removes them; bad options exit 2; nothing is left behind.
+# runs across two namespaces and removes them; --peers adds nginx and curl and the ratios;
+# bad options exit 2; nothing is left behind.
 . "$(dirname "$0")/../lib.sh"
 export TMPDIR=$T/tmp
 mkdir -p "$TMPDIR"
@@ -123,6 +124,94 @@ else
     skip "bench --netns: needs root and 'ip netns' (iproute2)"
 fi
 
+# --- --peers: curl <- nginx, kxfer get <- nginx and curl <- kxfer serve beside kxfer's own pair
+# on the userspace path, and the three ratios against their goals
+NGINX=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; })
+if [ -n "$NGINX" ] && command -v curl >/dev/null; then
+    "$KXFER" bench --quick --peers --paths plain,userspace --ciphers aes128gcm --json >"$T/pj.json" 2>"$T/pj.err"
+    rc=$?
+    check "bench --quick --peers --json: exit 0" [ "$rc" = 0 ]
+    python3 - "$T/pj.json" >"$T/pcheck.out" 2>&1 <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+def check(name, cond):
+    print(("ok - " if cond else "not ok - ") + name)
+rows = doc["rows"]
+pairs = [(r["path"], r["client"], r["server"]) for r in rows]
+check("peers json: plain, then the userspace row and its three peers, in that order",
+      pairs == [("plain", "kxfer get", "kxfer serve"), ("userspace", "kxfer get", "kxfer serve"),
+                ("userspace", "curl", "nginx"), ("userspace", "kxfer get", "nginx"),
+                ("userspace", "curl", "kxfer serve")])
+check("peers json: verified downloads (every row compared byte for byte)", doc["verified"])
+for r in rows[1:]:
+    check(f"peers json: {r['client']} <- {r['server']}: numbers, 3 runs, userspace both sides",
+          r["ok"] and r["cipher"] == "TLS_AES_128_GCM_SHA256" and r["mbps"] > 0
+          and r["send_cpu_s_per_gib"] > 0 and r["recv_cpu_s_per_gib"] > 0 and len(r["samples"]) == 3
+          and r["send_path"] == "userspace" and r["recv_path"] == "userspace")
+pr = doc.get("peer_ratios", [])
+check("peers json: one set of ratios, for the one cipher", len(pr) == 1 and pr[0]["cipher"] == "TLS_AES_128_GCM_SHA256")
+q = {x["name"]: x for x in (pr[0]["ratios"] if pr else [])}
+want = {"end_to_end_mbps": (1.30, "min", "mbps", "mbps"),
+        "server_cpu_per_gib": (0.75, "max", "send_cpu_s_per_gib", "send_cpu_s_per_gib"),
+        "client_cpu_per_gib": (0.73, "max", "recv_cpu_s_per_gib", "recv_cpu_s_per_gib")}
+for name, (goal, kind, key, _) in want.items():
+    x = q.get(name, {})
+    v = rows[1][key] / rows[2][key]
+    check(f"peers json: {name} = kxfer/kxfer over curl/nginx ({x.get('value')}), goal {kind} {goal}, met agrees",
+          x.get("goal") == goal and x.get("goal_is") == kind and abs(x["value"] - v) <= 0.01 * v
+          and x["met"] == (x["value"] <= goal if kind == "max" else x["value"] >= goal))
+PY
+    pyrc=$?
+    cat "$T/pcheck.out"
+    [ "$pyrc" = 0 ] || notok "peers json checks ran to the end (python exit $pyrc)"
+    grep -q '^not ok' "$T/pcheck.out" && { FAILS=$((FAILS + 1)); sed 's/^/# /' "$T/pj.err" | tail -n 5; }
+    "$KXFER" bench --quick --peers --paths userspace --ciphers aes128gcm >"$T/pt.out" 2>"$T/pt.err"
+    rc=$?
+    check "bench --quick --peers table: exit 0" [ "$rc" = 0 ]
+    for pair in 'kxfer get <- kxfer serve' 'curl <- nginx' 'kxfer get <- nginx' 'curl <- kxfer serve'; do
+        check "bench --peers table: a '$pair' row with numbers" \
+            grep -Eq "^userspace +TLS_AES_128_GCM_SHA256 +$pair +1 +[0-9.]+ +[0-9.]+ " "$T/pt.out"
+    done
+    check "bench --peers table: the three ratio lines, each met or missed" bash -c "
+        grep -Eq '^  end to end, MB/s: .* [0-9.]+  goal >= 1.30  (met|missed)\$' '$T/pt.out' &&
+        grep -Eq '^  server CPU/GiB: .* [0-9.]+  goal <= 0.75  (met|missed)\$' '$T/pt.out' &&
+        grep -Eq '^  client CPU/GiB: .* [0-9.]+  goal <= 0.73  (met|missed)\$' '$T/pt.out'"
+    "$KXFER" bench --quick --peers --paths userspace --ciphers aes128gcm --csv >"$T/pc.csv" 2>/dev/null
+    check "bench --peers --csv: client,server columns, 4 rows with numbers, 3 ratio lines" bash -c "
+        grep -q ',reason,client,server,ratio,value,goal,verdict\$' '$T/pc.csv' &&
+        [ \$(grep -c '^userspace,TLS_AES_128_GCM_SHA256,1,yes,[0-9]' '$T/pc.csv') = 4 ] &&
+        [ \$(grep -Ec '^ratio,TLS_AES_128_GCM_SHA256,1,yes,.*,(met|missed)\$' '$T/pc.csv') = 3 ]"
+    if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "kxfer-probe-$$" 2>/dev/null; then
+        ip netns delete "kxfer-probe-$$"
+        "$KXFER" bench --quick --peers --netns --paths userspace --ciphers aes128gcm --json >"$T/pn.json" 2>"$T/pn.err"
+        rc=$?
+        check "bench --peers --netns: exit 0, four rows with numbers, ratios measured" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sys.argv[2] == "0" and d["network"] == "netns" and len(d["rows"]) == 4
+assert all(r["ok"] and r["mbps"] > 0 for r in d["rows"])
+assert all(q["value"] > 0 for q in d["peer_ratios"][0]["ratios"])' "$T/pn.json" "$rc"
+        check "bench --peers --netns: no nginx left running" bash -c "! pgrep -f '[n]ginx -p $TMPDIR/kxfer-bench' >/dev/null"
+    else
+        skip "bench --peers --netns: needs root and 'ip netns' (iproute2)"
+    fi
+else
+    skip "bench --peers: nginx or curl is not installed (apt-get install nginx-light curl)"
+fi
+# Without nginx (hidden in a mount namespace of its own, as root): the rows say why, and the
+# ratios are not measured.
+if [ -n "$NGINX" ] && [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+    unshare -m sh -c 'mount --bind /dev/null "$1" && exec "$2" bench --quick --peers --paths userspace --ciphers aes128gcm' \
+        sh "$(readlink -f "$NGINX")" "$KXFER" >"$T/pu.out" 2>"$T/pu.err"
+    rc=$?
+    check "bench --peers without nginx: exit 0, its rows 'unavailable: nginx not installed (apt-get install nginx-light)'" \
+        bash -c "[ $rc = 0 ] && [ \$(grep -Ec ' <- nginx +1 unavailable: nginx not installed \\(apt-get install nginx-light\\)\$' '$T/pu.out') = 2 ]"
+    check "bench --peers without nginx: the three ratios 'not measured'" \
+        [ "$(grep -c '^  .* not measured (curl <- nginx: unavailable: nginx' "$T/pu.out")" = 3 ]
+else
+    skip "bench --peers without nginx: needs nginx, root and unshare -m to hide it"
+fi
+
 # --- bad options: exit 2 with a reason, nothing run
 bad() { # NAME ARGS...
     local name=$1; shift
@@ -148,7 +237,7 @@ rc=$?
 check "bench --dir that does not exist: exit 1, says where" \
     bash -c "[ $rc = 1 ] && grep -q 'cannot make a directory in $T/no/such/dir' '$T/d.err'"
 "$KXFER" bench --help >"$T/h.out"
-check "bench --help: exit 0, names every option" bash -c "grep -q -- '--paths' '$T/h.out' && grep -q -- '--netns' '$T/h.out' && grep -q -- '--plot' '$T/h.out' && grep -q -- '--quick' '$T/h.out'"
+check "bench --help: exit 0, names every option" bash -c "grep -q -- '--paths' '$T/h.out' && grep -q -- '--netns' '$T/h.out' && grep -q -- '--plot' '$T/h.out' && grep -q -- '--quick' '$T/h.out' && grep -q -- '--peers' '$T/h.out'"
 
 bad "--plot with a quote in the name" --plot "$T/it's.svg"
 
