@@ -77,6 +77,8 @@ int client_read_head(struct client *c, bool want_interim);
 /* Reads body bytes: the ones already in head[] first, then from TLS.  > 0 bytes,
  * 0 at the end of the stream (close_notify), or -exit_code. */
 long client_read(struct client *c, void *buf, size_t len);
+/* A body of n bytes follows: the receive path may wait for data in larger steps. */
+void client_expect(struct client *c, uint64_t n);
 void client_close(struct client *c);
 /* Reads a whole small body (Content-Length, chunked, or to the end) into a new buffer,
  * at most max bytes; an exit code. */

@@ -54,6 +54,8 @@ struct rec_rx {
 	int error;               /* sticky: the stream is broken */
 	uint8_t alert;           /* ... and the alert that tells the peer why (RFC 8446 6.2) */
 	struct rec_tx *answer;   /* our sending side, told when a KeyUpdate asks for ours */
+	uint64_t expect;         /* plaintext bytes the caller knows are coming (rec_rx_expect) */
+	int lowat;               /* the socket's SO_RCVLOWAT as we last set it */
 };
 
 /* Reads fd's records from now on, with k (copied; the caller's copy is wiped). */
@@ -64,6 +66,10 @@ void rec_rx_end(struct rec_rx *rx);
  * or -errno (-EBADMSG: a record failed authentication; -EPROTO: a protocol error; the
  * reason in ev.err).  No byte of a record is returned before its tag is checked. */
 ssize_t rec_read(struct rec_rx *rx, void *buf, size_t len);
+/* The caller knows that a body of n more bytes follows.  While much of it is still to come,
+ * the socket wakes us (SO_RCVLOWAT) only when a good part of a batch has arrived, not at
+ * every segment: each wakeup of a reader blocked in recv(2) costs the sender an IPI. */
+void rec_rx_expect(struct rec_rx *rx, uint64_t n);
 /* Frees the receive buffer while nothing is in it (an idle keep-alive connection). */
 void rec_rx_trim(struct rec_rx *rx);
 

@@ -439,6 +439,12 @@ long client_read(struct client *c, void *buf, size_t len)
 	return -io_failure(c, n, "reading the body");
 }
 
+void client_expect(struct client *c, uint64_t n)
+{
+	if (c->rec.rx_on)
+		rec_rx_expect(&c->rec.rx, n);
+}
+
 const char *client_path_name(const struct client *c, bool tx)
 {
 	if (c->url.plain)

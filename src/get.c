@@ -273,6 +273,8 @@ static int attempt(struct download *d, struct client_opts *o, struct progress *p
 		return rc;
 	if (d->c.tls && !d->c.rx_kernel && !d->c.rec.rx_on)
 		tls_read_ahead(d->c.tls); /* whole socket buffers per read(2) */
+	if (expect > 0)
+		client_expect(&d->c, (uint64_t)expect);
 	if (!d->resumes)
 		progress_begin(p, expect >= 0 ? (uint64_t)expect + d->offset : 0, d->offset, o->quiet);
 	return receive_body(d, expect, p);

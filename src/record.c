@@ -218,7 +218,25 @@ static ssize_t rx_open(struct rec_rx *rx, size_t clen, uint8_t *dst, unsigned *t
 	return (ssize_t)(n - 1);
 }
 
-ssize_t rec_read(struct rec_rx *rx, void *buf, size_t len)
+#define LOWAT (256 * 1024)
+
+void rec_rx_expect(struct rec_rx *rx, uint64_t n)
+{
+	rx->expect = n;
+}
+
+/* Before waiting: a high receive low-water mark while more than two of them are to come,
+ * the default (1) near the end of the body, so that its last bytes are never held back. */
+static void rx_lowat(struct rec_rx *rx)
+{
+	int want = rx->expect > 2 * LOWAT ? LOWAT : 1;
+
+	if (want != (rx->lowat ? rx->lowat : 1) &&
+	    setsockopt(rx->fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof(want)) == 0)
+		rx->lowat = want;
+}
+
+static ssize_t rx_read(struct rec_rx *rx, void *buf, size_t len)
 {
 	uint8_t *out = buf;
 	size_t got = 0;
@@ -277,6 +295,8 @@ ssize_t rec_read(struct rec_rx *rx, void *buf, size_t len)
 		/* More bytes: waiting only when nothing is there to return yet. */
 		if ((rc = rx_room(rx, len)) < 0)
 			return got ? (ssize_t)got : rx_fail(rx, rc, ALERT_INTERNAL_ERROR, "out of memory");
+		if (!got)
+			rx_lowat(rx);
 		n = recv(rx->fd, rx->buf + rx->end, rx->cap - rx->end, got ? MSG_DONTWAIT : 0);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -289,6 +309,15 @@ ssize_t rec_read(struct rec_rx *rx, void *buf, size_t len)
 		rx->end += (size_t)n;
 	}
 	return (ssize_t)got;
+}
+
+ssize_t rec_read(struct rec_rx *rx, void *buf, size_t len)
+{
+	ssize_t n = rx_read(rx, buf, len);
+
+	if (n > 0)
+		rx->expect -= MIN(rx->expect, (uint64_t)n);
+	return n;
 }
 
 /* --- sending ------------------------------------------------------------------------- */

@@ -199,6 +199,8 @@ void handle_put(struct conn *c, const char *rel)
 	memmove(c->head + c->req.head_len, c->head + c->req.head_len + early,
 		c->head_len - c->req.head_len - early);
 	c->head_len -= early;
+	if (c->rec.rx_on)
+		rec_rx_expect(&c->rec.rx, c->to_io);
 	c->state = CS_RECV_BODY;
 	if (c->req.expect_continue && c->to_io > 0) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";

@@ -233,6 +233,7 @@ struct sealer {
 
 static void seal_init(struct sealer *s, enum tls_aead aead, size_t secret_len)
 {
+	tls_aead_free(s->a); /* the previous case's */
 	memset(s, 0, sizeof(*s));
 	s->k.aead = aead;
 	s->k.secret_len = secret_len;
@@ -291,7 +292,7 @@ static void test_handmade(void)
 	RAND_bytes(big, sizeof(big));
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
 		const char *cs = suites[i].suite;
-		struct sealer s;
+		struct sealer s = { 0 };
 		struct rec_rx rx;
 		struct bytes w = { 0 }, out = { 0 };
 		char name[200];
