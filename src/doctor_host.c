@@ -242,5 +242,5 @@ void doctor_cpu(struct doctor *d)
 	}
 	doctor_add(d, "cpu", "AEAD speed", failed ? DOCTOR_WARN : DOCTOR_INFO, failed ?
 		   "check the OpenSSL installation: openssl speed -evp aes-128-gcm" : NULL,
-		   "%s (userspace OpenSSL, 16 KiB records, one core)", speed);
+		   "%s (userspace TLS: OpenSSL's AEADs, 16 KiB records, one core)", speed);
 }

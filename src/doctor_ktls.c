@@ -97,8 +97,8 @@ static void ktls_ciphers(struct doctor *d)
 		snprintf(fix, sizeof(fix), "Linux %s or later offloads %s for TLS 1.3", a->since,
 			 a->name);
 		doctor_add(d, "ktls", a->name, DOCTOR_WARN, d->f.ktls.ulp ? fix : NULL,
-			   "kernel TX %s, RX %s: userspace TLS (OpenSSL) for the directions it "
-			   "cannot take", direction(tx, why_tx, sizeof(why_tx)),
+			   "kernel TX %s, RX %s: userspace TLS (kxfer's record layer, OpenSSL's "
+			   "AEADs) for the directions it cannot take", direction(tx, why_tx, sizeof(why_tx)),
 			   direction(rx, why_rx, sizeof(why_rx)));
 	}
 }
