@@ -20,6 +20,7 @@
 struct tfile {
 	char *rel;               /* relative path, '/'-separated, as on both sides */
 	uint64_t size;
+	int64_t size_now;        /* the size a response showed a changed file has now; -1: none */
 	time_t mtime;            /* 0: unknown */
 	/* get: the part file and its chunks */
 	int fd, state_fd;
@@ -94,6 +95,9 @@ struct tfile *tree_add(struct tree *t, const char *rel, uint64_t size, time_t mt
 void tree_push(struct tree *t, struct tfile *f, unsigned chunk, unsigned attempts, bool locked);
 /* Records a failed file (a reason, printed and in --json). */
 void tree_fail(struct tree *t, struct tfile *f, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The same with t->lock held (ops->idle). */
+void tree_fail_locked(struct tree *t, struct tfile *f, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Counts bytes moved, for the progress line; sleeps as --limit-rate requires. */
 void tree_account(struct tree *t, uint64_t n);

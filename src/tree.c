@@ -74,6 +74,7 @@ struct tfile *tree_add(struct tree *t, const char *rel, uint64_t size, time_t mt
 		t->files_cap = cap;
 	}
 	f->size = size;
+	f->size_now = -1;
 	f->mtime = mtime;
 	f->fd = f->state_fd = -1;
 	t->files[t->nfiles++] = f;
@@ -113,16 +114,14 @@ out:
 		pthread_mutex_unlock(&t->lock);
 }
 
-void tree_fail(struct tree *t, struct tfile *f, int code, const char *fmt, ...)
+static void fail(struct tree *t, struct tfile *f, int code, bool locked, const char *fmt, va_list ap)
 {
-	va_list ap;
 	char *why = NULL;
 
-	va_start(ap, fmt);
 	if (vasprintf(&why, fmt, ap) < 0)
 		why = NULL;
-	va_end(ap);
-	pthread_mutex_lock(&t->lock);
+	if (!locked)
+		pthread_mutex_lock(&t->lock);
 	if (!f->code && !f->finished) {
 		f->code = code;
 		f->why = why;
@@ -134,8 +133,27 @@ void tree_fail(struct tree *t, struct tfile *f, int code, const char *fmt, ...)
 		else
 			log_err("%s: %s", f->rel, f->why ? f->why : "failed");
 	}
-	pthread_mutex_unlock(&t->lock);
+	if (!locked)
+		pthread_mutex_unlock(&t->lock);
 	free(why);
+}
+
+void tree_fail(struct tree *t, struct tfile *f, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fail(t, f, code, false, fmt, ap);
+	va_end(ap);
+}
+
+void tree_fail_locked(struct tree *t, struct tfile *f, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fail(t, f, code, true, fmt, ap);
+	va_end(ap);
 }
 
 void tree_file_done(struct tree *t, struct tfile *f, bool skipped)
@@ -337,7 +355,7 @@ static void *worker(void *arg)
 			connect_failures = 0;
 			note_connection(t, &c);
 			/* OpenSSL reads whole socket buffers from now on: bodies are many records */
-			if (c.tls && !c.rx_kernel)
+			if (c.tls && !c.rx_kernel && !c.rec.rx_on)
 				tls_read_ahead(c.tls);
 		}
 		c.err[0] = 0;

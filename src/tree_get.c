@@ -25,9 +25,20 @@
 
 #define MAX_RESTARTS 3            /* a file that keeps changing */
 
-/* Back to the plan's start: the file changed on the server while it was being fetched. */
+/* The file has another size than planned (t->lock held). */
+static void resize(struct tree *t, struct tfile *f, uint64_t size)
+{
+	t->bytes_total = t->bytes_total - f->size + size;
+	f->size = size;
+}
+
+/* Back to the plan's start: the file changed on the server while it was being fetched.
+ * The new plan is for the size the server has now, not the one the old plan was for. */
 static void restart(struct tree *t, struct tfile *f, const struct part_paths *p)
 {
+	if (f->size_now >= 0)
+		resize(t, f, (uint64_t)f->size_now);
+	f->size_now = -1;
 	if (f->state_fd >= 0)
 		close(f->state_fd);
 	if (f->fd >= 0)
@@ -41,7 +52,7 @@ static void restart(struct tree *t, struct tfile *f, const struct part_paths *p)
 	f->has_digest = f->changed = f->rest_queued = false;
 	if (++f->tries > MAX_RESTARTS) {
 		unlink(p->part);
-		tree_fail(t, f, EXIT_PROTOCOL, "the file changed on the server during %u transfers", f->tries);
+		tree_fail_locked(t, f, EXIT_PROTOCOL, "the file changed on the server during %u transfers", f->tries);
 		return;
 	}
 	tree_push(t, f, 0, 0, true);
@@ -78,37 +89,36 @@ static int check_response(struct tree *t, struct client *c, struct tfile *f, uns
 			  uint64_t start, uint64_t end, bool ranged, bool *changed)
 {
 	const struct http_response_head *r = &c->resp;
+	/* the file's size now: a 200's length, a 206's or 416's Content-Range total */
+	int64_t now = r->status == 200 ? r->content_length : r->range_total;
+	bool whole = false;
 	uint8_t digest[32];
 	time_t lm;
 
 	*changed = false;
-	if (r->status == 200 && ranged && f->nchunks == 1) { /* the whole file after all */
+	/* A 200 to a ranged request of one chunk is the whole file after all; still checked
+	 * below, since it may be a new version (another ETag or length). */
+	if (r->status == 200 && ranged && f->nchunks == 1)
 		f->done[0] = 0;
-		return EXIT_OK;
-	}
-	if (r->status == 200 && ranged) {
+	else if (r->status == 200 && ranged)
 		*changed = true; /* If-Range did not match: a new version */
-		return EXIT_OK;
-	}
-	if (r->status == 416) {
+	if (r->status == 416)
 		*changed = true; /* it shrank */
-		return EXIT_OK;
-	}
-	if (r->status == 206 && (r->range_start != (int64_t)start || r->range_end != (int64_t)end)) {
+	if (r->status == 206 && r->range_total != (int64_t)f->size) {
+		*changed = true; /* another total: whatever its range, a new version */
+	} else if (r->status == 206 && (r->range_start != (int64_t)start || r->range_end != (int64_t)end)) {
 		snprintf(c->err, sizeof(c->err), "asked for bytes %llu-%llu, got %lld-%lld",
 			 (unsigned long long)start, (unsigned long long)end, (long long)r->range_start,
 			 (long long)r->range_end);
 		return EXIT_PROTOCOL;
 	}
-	if (r->status == 206 && r->range_total != (int64_t)f->size)
-		*changed = true;
-	if (r->status == 200 && r->content_length >= 0 && (uint64_t)r->content_length != f->size) {
+	if (r->status == 200 && now >= 0 && (uint64_t)now != f->size) {
 		if (f->nchunks > 1)
 			*changed = true;
 		else /* one chunk: whatever the server has now */
-			f->size = (uint64_t)r->content_length, f->chunk = MAX(f->size, 1);
+			whole = true;
 	}
-	if (r->chunked) {
+	if (r->chunked && !*changed) {
 		snprintf(c->err, sizeof(c->err), "the server sent a chunked body");
 		return EXIT_PROTOCOL;
 	}
@@ -127,6 +137,10 @@ static int check_response(struct tree *t, struct client *c, struct tfile *f, uns
 	}
 	if (r->last_modified && http_parse_date(r->last_modified, &lm) == 0)
 		f->mtime = lm;
+	if (*changed && now >= 0)
+		f->size_now = now; /* restart() plans with it */
+	else if (whole)
+		resize(t, f, (uint64_t)now), f->chunk = MAX(f->size, 1);
 	pthread_mutex_unlock(&t->lock);
 	return EXIT_OK;
 }
@@ -184,6 +198,8 @@ static int receive(struct tree *t, struct client *c, struct fileio *io, char **b
 
 	if (len <= TREE_BUF)
 		return receive_small(t, c, buf[0], f, k, pos, (size_t)len, to_end);
+	if (!to_end)
+		client_expect(c, len); /* a known length: the reader may wait in larger steps */
 	io->fd = f->fd;
 	while (len > 0 && !eof && net_rc == EXIT_OK) {
 		size_t fill = 0;

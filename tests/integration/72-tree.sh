@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trees and parallel transfers between kxfer get/put and kxfer serve: get -r and put -r,
 # --parallel and --split-size, the quick check (size and mtime) and --force, resuming an
-# interrupted tree, a file that changes during the transfer, --verify (RFC 9530) both
+# interrupted tree, a file that changes or shrinks during the transfer, --verify (RFC 9530) both
 # ways, --limit-rate, --json, a full server (--max-conns), and servers that lie.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -64,6 +64,37 @@ head -c $((12 * 1048576 + 3)) /dev/urandom >"$T/big.new"; mv "$T/big.new" "$TR/b
 wait $gp
 is "a file replaced during get -r: exit 0" "$?" 0
 check "a file replaced during get -r: the new version, whole" same_file "$TR/big.bin" "$T/chg/big.bin"
+
+# kxfer serve ends a response early (close_notify) when its file shrinks; the engine's resume
+# is answered 200 for the new version, which is fetched again from scratch at its new size
+# (planned at the old one it waited for bytes that never came: "no progress for 30 s").
+mkdir -p "$R/shr"
+# shrink_get NAME GET-ARGS...: kxfer get --limit-rate 8M while $R/shr/s shrinks from 48 MiB to
+# 1 MiB; sets rc and secs.
+shrink_get() {
+    local name=$1 pid t0; shift
+    head -c 48M /dev/urandom >"$R/shr/s"
+    t0=$(date +%s)
+    timeout 60 "$KXFER" get "$@" --ca "$CERT" --limit-rate 8M --quiet 2>"$T/$name.err" &
+    pid=$!
+    sleep 1
+    truncate -s 1M "$R/shr/s"
+    wait "$pid"; rc=$?
+    secs=$(( $(date +%s) - t0 ))
+}
+for how in "get" "get --parallel 4" "get -r"; do
+    case $how in
+    "get") shrink_get shr1 "$URL/shr/s" -o "$T/shr1"; got=$T/shr1 ;;
+    "get --parallel 4") shrink_get shr4 --parallel 4 "$URL/shr/s" -o "$T/shr4"; got=$T/shr4 ;;
+    "get -r") shrink_get shrr -r "$URL/shr/" -o "$T/shrr"; got=$T/shrr/s ;;
+    esac
+    is "a file that shrinks during $how --limit-rate: exit 0" "$rc" 0
+    check "a file that shrinks during $how --limit-rate: the current 1 MiB, whole" same_file "$R/shr/s" "$got"
+    check "a file that shrinks during $how --limit-rate: done within 10 s (took $secs s)" test "$secs" -lt 10
+    check "a file that shrinks during $how --limit-rate: no part or state file left" \
+        test -z "$(find "$(dirname "$got")" -maxdepth 1 -name ".$(basename "$got").kxfer-*")"
+done
+rm -rf "$R/shr"
 
 # --- --verify ----------------------------------------------------------------------------------
 kx get -r "$URL/tree/" -o "$T/ver" --ca "$CERT" --verify --split-size 4M --quiet
@@ -195,6 +226,16 @@ kx get --parallel 2 "$P/wrong-range" -o "$T/wr.bin" --ca "$T/peer.pem" 2>"$T/wr.
 is "get --parallel, a Content-Range other than asked: exit 7" "$?" 7
 check "get --parallel, wrong Content-Range: nothing under the final name" test ! -e "$T/wr.bin"
 check "get --parallel, wrong Content-Range: says what it asked and got" grep -q "asked for bytes" "$T/wr.err"
+kx get --parallel 2 "$P/shrunk" -o "$T/shrunk.bin" --ca "$T/peer.pem" 2>"$T/shrunk.err"
+is "get --parallel, the file shrank after the HEAD: exit 0 (planned again at its new size)" "$?" 0
+check "get --parallel, the file shrank after the HEAD: the new 1 MiB + 5 version" \
+    cmp -s "$T/shrunk.bin" <(cat "$TR/a/b/m.bin" "$TR/a/b/m.bin" | head -c 1048581)
+kx get --parallel 2 "$P/changing" -o "$T/changing.bin" --ca "$T/peer.pem" 2>"$T/changing.err"
+is "get --parallel, a new version at every request: exit 7" "$?" 7
+check "get --parallel, a new version at every request: says it gave up after 4 transfers" \
+    grep -q "the file changed on the server during 4 transfers" "$T/changing.err"
+check "get --parallel, a new version at every request: no file, no part file" \
+    test -z "$(find "$T" -maxdepth 1 -name '*changing.bin*')"
 mkdir -p "$T/evil/inside"
 (cd "$T/evil/inside" && kx get -r "$P/evil/" -o dst --ca "$T/peer.pem" --json >"$T/evil.json" 2>"$T/evil.err")
 is "get -r, a listing naming ../escape: exit 7 (malformed listing)" "$?" 7

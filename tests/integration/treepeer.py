@@ -7,6 +7,9 @@ Paths:
   /bad-digest      FILE's bytes with a Repr-Digest that is not theirs
   /no-length       FILE's bytes, HEAD without Content-Length
   /wrong-range     FILE; every Range is answered 206 with a Content-Range that starts at 0
+  /shrunk          HEAD says 3 MiB, every GET answers for a 1 MiB + 5 version (ETag "s2"):
+                   the file shrank between the HEAD and the first range
+  /changing        every request sees a new version: another ETag and another size
   /evil/           a JSON listing naming "../escape", "a/../../b", ".", "" and "ok.txt"
   /evil/ok.txt     a small file
   /notjson/        a text listing (200, text/plain)
@@ -23,6 +26,7 @@ import sys
 PORT, CERT, KEY, FILE = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 DATA = open(FILE, "rb").read()
 DATE = "Tue, 01 Dec 2026 06:00:00 GMT"
+VERSIONS = [0]  # requests to /changing so far
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -43,6 +47,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(body)
             except OSError:  # the client hung up on a lie it caught: that is the point
                 self.close_connection = True
+
+    def ranged(self, body, etag, head_only):
+        """body as a version of a file that honours Range (206, or 416 past its end)."""
+        r = self.headers.get("Range")
+        tags = [("ETag", etag), ("Accept-Ranges", "bytes")]
+        if not r or head_only:
+            return self.send(200, body, tags, head_only)
+        a, b = (int(x) for x in r.split("=")[1].split("-"))
+        if a >= len(body):
+            return self.send(416, b"", tags + [("Content-Range", "bytes */%d" % len(body))])
+        b = min(b, len(body) - 1)
+        self.send(206, body[a:b + 1], tags + [("Content-Range", "bytes %d-%d/%d" % (a, b, len(body)))])
 
     def listing(self, entries):
         return json.dumps(entries).encode()
@@ -70,6 +86,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                          ("ETag", '"v1"')])
             else:
                 self.send(200, DATA, [("ETag", '"v1"'), ("Accept-Ranges", "bytes")], head_only)
+        elif p == "/shrunk":
+            if head_only:
+                self.send(200, b"", [("Content-Length", str(3 << 20)), ("ETag", '"s1"')], True, False)
+            else:
+                self.ranged((DATA * 2)[:(1 << 20) + 5], '"s2"', False)
+        elif p == "/changing":
+            VERSIONS[0] += 1
+            n = VERSIONS[0]
+            self.ranged((DATA * 2)[:(3 << 20) - n * 4096], '"c%d"' % n, head_only)
         elif p == "/evil/":
             names = ["../escape", "a/../../b", ".", "", "ok.txt"]
             self.send(200, self.listing([{"name": n, "type": "file", "size": 3, "mtime": DATE}
