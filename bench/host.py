@@ -3,6 +3,7 @@ load, kernel TLS status and counters, CPU model.  Python 3 standard library only
 import os
 import platform
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -119,26 +120,43 @@ def tail(path, n=15):
         return "(no log)"
 
 
-def wait_port(port, proc, seconds, logfile):
+def can_connect(host, port, prefix=()):
+    """Whether a TCP connection to host:port works; prefix: e.g. ['ip', 'netns', 'exec', NS]
+    to try it from another network namespace (bash's /dev/tcp there)."""
+    if not prefix:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    try:
+        argv = list(prefix) + ["bash", "-c", "exec 3<>/dev/tcp/%s/%d" % (host, port)]
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=5, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def wait_port(port, proc, seconds, logfile, host="127.0.0.1", prefix=()):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise BenchError("server exited with status %s during startup; log %s:\n%s"
                              % (proc.returncode, logfile, tail(logfile)))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        if can_connect(host, port, prefix):
             return
-        except OSError:
-            time.sleep(0.05)
-    raise BenchError("nothing listens on 127.0.0.1:%d after %ds; log %s:\n%s"
-                     % (port, seconds, logfile, tail(logfile)))
+        time.sleep(0.05)
+    raise BenchError("nothing listens on %s:%d after %ds%s; log %s:\n%s"
+                     % (host, port, seconds, " (from '%s')" % " ".join(prefix) if prefix else "",
+                        logfile, tail(logfile)))
 
 
-def negotiated_suite(port, cafile):
-    """The TLS version and suite a plain `openssl s_client` gets from 127.0.0.1:port."""
+def negotiated_suite(port, cafile, host="127.0.0.1", prefix=()):
+    """The TLS version and suite a plain `openssl s_client` gets from host:port (run after
+    prefix, e.g. ['ip', 'netns', 'exec', NS], when given)."""
     try:
-        r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
-                            "-CAfile", cafile, "-brief"],
+        r = subprocess.run(list(prefix) + ["openssl", "s_client", "-connect",
+                                           "%s:%d" % (host, port), "-CAfile", cafile, "-brief"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError) as e:
@@ -171,9 +189,10 @@ def ktls_status():
                    % (rel, " ".join(ulps) or "empty", rel))
 
 
-def read_tls_stat():
+def read_tls_stat(path="/proc/net/tls_stat"):
+    """The kernel TLS counters of one network namespace (/proc/PID/net/tls_stat: PID's)."""
     try:
-        with open("/proc/net/tls_stat") as f:
+        with open(path) as f:
             return {k: int(v) for k, v in (ln.split() for ln in f if ln.strip())}
     except (OSError, ValueError):
         return None
@@ -199,3 +218,130 @@ def cpu_model():
     except OSError:
         pass
     return model, flags
+
+
+# ---- network namespaces (BENCH_NET=netns) ---------------------------------------------------
+
+NETNS_PREFIX = ("kxb-srv-", "kxb-cli-")
+NETNS_ADDR = ("198.18.0.1", "198.18.0.2")   # RFC 2544's benchmarking range, a /30
+NETNS_MTU = 1500
+
+
+def ip_binary():
+    for p in (shutil.which("ip"), "/usr/sbin/ip", "/sbin/ip"):
+        if p and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def run_ip(args, log_to=None):
+    """Runs `ip ARGS`; raises BenchError with what ip said.  log_to: a list that gets the
+    command line (the results show how the namespaces were made)."""
+    ipb = ip_binary()
+    if ipb is None:
+        raise BenchError("no 'ip' command (Debian package: iproute2)")
+    if log_to is not None:
+        log_to.append("ip " + " ".join(args))
+    try:
+        r = subprocess.run([ipb] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise BenchError("'ip %s' failed: %s" % (" ".join(args), e))
+    if r.returncode != 0:
+        raise BenchError("'ip %s' failed (%d): %s" % (
+            " ".join(args), r.returncode,
+            r.stdout.decode(errors="replace").strip().replace("\n", " | ") or "no message"))
+    return r.stdout.decode(errors="replace")
+
+
+def lo_describe():
+    """lo of this namespace: MTU and qdisc."""
+    try:
+        d = run_ip(["-d", "link", "show", "lo"])
+    except BenchError as e:
+        return str(e)
+    return ", ".join(re.findall(r"\b(mtu \d+|qdisc \S+|gso_max_size \d+|gro_max_size \d+)", d))
+
+
+def netns_list():
+    try:
+        return [ln.split()[0] for ln in run_ip(["netns", "list"]).splitlines() if ln.strip()]
+    except BenchError:
+        return []
+
+
+def netns_remove_stale():
+    """Removes kxb-srv-PID / kxb-cli-PID namespaces of bench runs that are gone (killed
+    without their cleanup); returns their names."""
+    gone = []
+    for ns in netns_list():
+        for p in NETNS_PREFIX:
+            if ns.startswith(p) and ns[len(p):].isdigit() and \
+                    not os.path.exists("/proc/%s" % ns[len(p):]):
+                try:
+                    run_ip(["netns", "delete", ns])
+                    gone.append(ns)
+                except BenchError:
+                    pass
+    return gone
+
+
+class Netns:
+    """Two network namespaces, server (198.18.0.1/30) and client (198.18.0.2/30), joined by
+    a veth pair with MTU 1500, lo up in both.  down() removes them (and the veth pair with
+    them); it is safe to call at any point, also half-way through up()."""
+
+    def __init__(self, pid=None):
+        pid = pid or os.getpid()
+        self.srv, self.cli = ("%s%d" % (p, pid) for p in NETNS_PREFIX)
+        self.dev_srv, self.dev_cli = "kxb-s-%d" % pid, "kxb-c-%d" % pid   # <= 15 chars
+        self.addr_srv, self.addr_cli = NETNS_ADDR
+        self.mtu = NETNS_MTU
+        self.setup = []           # the ip commands, as run
+        self.made = False
+
+    def prefix(self, ns):
+        return [ip_binary() or "ip", "netns", "exec", ns]
+
+    def up(self):
+        if os.geteuid() != 0:
+            raise BenchError("not running as root: network namespaces and a veth pair need "
+                             "CAP_SYS_ADMIN and CAP_NET_ADMIN")
+        if ip_binary() is None:
+            raise BenchError("no 'ip' command (Debian package: iproute2)")
+        self.made = True
+        s = self.setup
+        run_ip(["netns", "add", self.srv], s)
+        run_ip(["netns", "add", self.cli], s)
+        run_ip(["link", "add", self.dev_srv, "netns", self.srv, "mtu", str(self.mtu), "type",
+                "veth", "peer", "name", self.dev_cli, "netns", self.cli, "mtu", str(self.mtu)], s)
+        for ns, dev, addr in ((self.srv, self.dev_srv, self.addr_srv),
+                              (self.cli, self.dev_cli, self.addr_cli)):
+            run_ip(["-n", ns, "addr", "add", addr + "/30", "dev", dev], s)
+            run_ip(["-n", ns, "link", "set", dev, "up"], s)
+            run_ip(["-n", ns, "link", "set", "lo", "up"], s)
+        end = time.monotonic() + 5       # the veth carrier comes up asynchronously
+        while "LOWER_UP" not in run_ip(["-n", self.cli, "link", "show", self.dev_cli]):
+            if time.monotonic() > end:
+                raise BenchError("veth %s in %s did not come up" % (self.dev_cli, self.cli))
+            time.sleep(0.05)
+
+    def describe(self):
+        """A line about the link as the kernel has it (MTU, GSO/GRO sizes, qdisc)."""
+        try:
+            d = run_ip(["-d", "-n", self.srv, "link", "show", self.dev_srv])
+        except BenchError as e:
+            return str(e)
+        keys = re.findall(r"\b(mtu \d+|qdisc \S+|gso_max_size \d+|gro_max_size \d+|"
+                          r"gso_max_segs \d+)", d)
+        return ", ".join(keys)
+
+    def down(self):
+        if not self.made:
+            return
+        for ns in (self.srv, self.cli):     # a namespace takes its veth end with it
+            try:
+                run_ip(["netns", "delete", ns])
+            except BenchError:
+                pass
+        self.made = False

@@ -5,7 +5,8 @@
 
 DIR defaults to the latest results dir under bench/results/ written by this bench (the one
 with the newest meta.json "finished" time).  From DIR's raw data (meta.json, machine.txt,
-hyperfine-SERVER.json, runs.csv) it (re)writes DIR/results.csv, DIR/table.md, DIR/chart.dat
+hyperfine-NET-SERVER.json, runs.csv; dirs from before BENCH_NET have hyperfine-SERVER.json
+and no net column: loopback) it (re)writes DIR/results.csv, DIR/table.md, DIR/chart.dat
 and DIR/chart.svg (gnuplot with bench/chart.gp; skipped, with a note, without gnuplot), then
 replaces the part of docs/benchmarks.md between the markers
 
@@ -13,7 +14,8 @@ replaces the part of docs/benchmarks.md between the markers
 
 and copies the chart to docs/benchmarks.svg; with BENCH_NO_DOCS=1 it leaves docs/ alone.
 
-The figures, per server/client pair (runs = hyperfine's timed runs; the warm-up is left out):
+The figures, per network, server and client (runs = hyperfine's timed runs; the warm-up is
+left out):
 
   MB/s median     file bytes / hyperfine's median wall time of the whole command / 10^6;
                   min and max come from the slowest and the fastest run
@@ -23,6 +25,12 @@ The figures, per server/client pair (runs = hyperfine's timed runs; the warm-up 
   server CPU-s/GiB  mean over the runs of the server's utime + stime (/proc/PID/stat, all
                   threads; nginx: master + worker) between right before the client started
                   and right after it exited / (file bytes / 2^30); clock ticks (1/CLK_TCK s)
+
+Goals (issue 9), per network, kxfer get <- kxfer serve against curl <- nginx:
+  end to end MB/s at least GOAL_SPEEDUP times; server CPU-s/GiB (kxfer serve serving kxfer get
+  / nginx serving curl) at most GOAL_SERVER_CPU times; client CPU-s/GiB (kxfer get / curl) at
+  most GOAL_CLIENT_CPU times; the same with kernel TLS (kxfer serve --ktls on, nginx + KTLS)
+  where those were measured.
 
 Python 3 standard library only.
 """
@@ -60,12 +68,22 @@ SERVER_WHAT = {
 }
 CHART_LABEL = {"kxfer-serve": "kxfer serve", "nginx": "nginx",
                "kxfer-serve-ktls": "kxfer serve kTLS", "nginx-ktls": "nginx kTLS"}
+CHART_NET = {"loopback": "lo", "netns": "netns"}
 KTLS_SERVERS = {"kxfer-serve-ktls", "nginx-ktls"}
 CLIENT_LABEL = {"kxfer-get": "kxfer get", "curl": "curl", "wget": "wget"}
 
-GOAL_SERVE_CPU = 0.5   # kxfer serve CPU-s/GiB (kxfer get client), at most
-GOAL_GET_CPU = 0.4     # kxfer get CPU-s/GiB (from kxfer serve), at most
-GOAL_SPEEDUP = 1.3     # MB/s of kxfer get <- kxfer serve over curl <- nginx, at least
+NET_LABEL = {"loopback": "loopback", "netns": "netns"}
+NET_WHAT = {
+    "loopback": "server and clients in one network namespace, https://127.0.0.1 over lo "
+                "(MTU 65536)",
+    "netns": "server and clients in two network namespaces joined by a veth pair (MTU 1500), "
+             "https://198.18.0.1",
+}
+
+# Issue 9's goals, kxfer get <- kxfer serve against curl <- nginx on the same network:
+GOAL_SPEEDUP = 1.3      # end to end MB/s, at least this times
+GOAL_SERVER_CPU = 0.75  # server CPU-s/GiB: kxfer serve serving kxfer get / nginx serving curl
+GOAL_CLIENT_CPU = 0.73  # client CPU-s/GiB: kxfer get from kxfer serve / curl from nginx
 DISTURBED_S = 0.10     # a row is disturbed when other processes used more CPU-s per run
 DISTURBED_SHARE = 0.05  # ... than this, and more than this share of the run's wall time
 
@@ -107,20 +125,21 @@ def load(outdir):
     try:
         with open(os.path.join(outdir, "runs.csv"), newline="") as f:
             for r in csv.DictReader(f):
-                if r["run"] != "warm-up":
-                    runs.setdefault((r["server"], r["client"]), []).append(r)
+                if r["run"] != "warm-up":   # no net column (before BENCH_NET): loopback
+                    runs.setdefault((r.get("net") or "loopback", r["server"], r["client"]),
+                                    []).append(r)
     except OSError as e:
         raise ReportError("%s: %s" % (outdir, e))
     size = meta["size_bytes"]
     gib = size / GIB
     rows = []
     for s in meta["servers"]:
-        name = s["name"]
+        name, net = s["name"], s.get("net", "loopback")
         if s["status"] != "ok":
             for c in meta["clients"]:
-                rows.append(dict(server=name, client=c, status=s["status"]))
+                rows.append(dict(net=net, server=name, client=c, status=s["status"]))
             continue
-        jp = os.path.join(outdir, "hyperfine-%s.json" % name)
+        jp = os.path.join(outdir, s.get("hyperfine_json") or "hyperfine-%s.json" % name)
         try:
             with open(jp) as f:
                 hf = {r["command"]: r for r in json.load(f)["results"]}
@@ -128,15 +147,18 @@ def load(outdir):
             raise ReportError("%s: %s" % (jp, e))
         for c in meta["clients"]:
             r = hf.get(c)
-            rr = runs.get((name, c), [])
+            rr = runs.get((net, name, c), [])
             if r is None or not rr:
                 raise ReportError("%s: no results for %s" % (jp, c))
             scpu = statistics.mean(float(x["server_cpu_s"]) for x in rr)
             other = statistics.median(float(x["other_cpu_s"]) for x in rr)
             notes = []
-            # kTLS send set up by the server: /proc/net/tls_stat's TX setups during the run
-            # minus the client's own (kxfer get says in --json; curl and wget never do)
-            srv_tx = [int(x["ktls_tx_setups"]) - ("tx=ktls" in x["client_path"]) for x in rr]
+            # kTLS send set up by the server: the TX setups in the server's namespace during
+            # the run; on loopback the client's sockets count there too: minus the client's
+            # own (kxfer get says in --json; curl and wget never do)
+            own = net == "loopback"
+            srv_tx = [int(x["ktls_tx_setups"]) - (own and "tx=ktls" in x["client_path"])
+                      for x in rr]
             paths = sorted({x["client_path"].split(",")[0] for x in rr
                             if x["client_path"] != "-"})
             if paths:
@@ -147,7 +169,7 @@ def load(outdir):
                 notes.append("server kTLS send on %d of %d connections" % (
                     sum(1 for t in srv_tx if t > 0), len(srv_tx)))
             rows.append(dict(
-                server=name, client=c, status="ok", runs=len(r["times"]),
+                net=net, server=name, client=c, status="ok", runs=len(r["times"]),
                 mbps_median=size / r["median"] / 1e6, mbps_min=size / r["max"] / 1e6,
                 mbps_max=size / r["min"] / 1e6, wall_median=r["median"],
                 wall_mean=r["mean"], wall_stddev=r.get("stddev") or 0.0,
@@ -161,7 +183,7 @@ def load(outdir):
 
 
 def write_csv(outdir, rows):
-    fields = ["server", "client", "status", "runs", "mb_s_median", "mb_s_min", "mb_s_max",
+    fields = ["net", "server", "client", "status", "runs", "mb_s_median", "mb_s_min", "mb_s_max",
               "server_cpu_s_per_gib", "client_cpu_s_per_gib", "wall_s_median", "wall_s_mean",
               "wall_s_stddev", "server_cpu_s_mean", "client_user_s_mean", "client_sys_s_mean",
               "other_cpu_s_median", "note"]
@@ -170,9 +192,10 @@ def write_csv(outdir, rows):
         w.writerow(fields)
         for r in rows:
             if r["status"] != "ok":
-                w.writerow([r["server"], r["client"], r["status"]] + [""] * (len(fields) - 3))
+                w.writerow([r["net"], r["server"], r["client"], r["status"]] +
+                           [""] * (len(fields) - 4))
                 continue
-            w.writerow([r["server"], r["client"], "ok", r["runs"],
+            w.writerow([r["net"], r["server"], r["client"], "ok", r["runs"],
                         "%.1f" % r["mbps_median"], "%.1f" % r["mbps_min"], "%.1f" % r["mbps_max"],
                         "%.3f" % r["server_cpu_gib"], "%.3f" % r["client_cpu_gib"],
                         "%.4f" % r["wall_median"], "%.4f" % r["wall_mean"],
@@ -181,23 +204,43 @@ def write_csv(outdir, rows):
                         "%.2f" % (round(r["other_cpu_s"], 2) + 0.0), r["note"]])
 
 
-def table_lines(rows, ktls_reason):
-    out = ["| server | client | MB/s (median) | MB/s min-max | server CPU-s/GiB | "
-           "client CPU-s/GiB | other CPU-s | notes |",
-           "|---|---|--:|--:|--:|--:|--:|---|"]
-    done = set()
+def net_order(rows):
+    """The networks of rows, in the order measured."""
+    out = []
     for r in rows:
+        if r["net"] not in out:
+            out.append(r["net"])
+    return out
+
+
+def grouped(rows):
+    """rows grouped by network (in the order measured), each group in its own order."""
+    return [r for n in net_order(rows) for r in rows if r["net"] == n]
+
+
+def pair(r):
+    return "%s: %s / %s" % (NET_LABEL.get(r["net"], r["net"]), SERVER_LABEL[r["server"]],
+                            CLIENT_LABEL[r["client"]])
+
+
+def table_lines(rows, ktls_reason):
+    out = ["| net | server | client | MB/s (median) | MB/s min-max | server CPU-s/GiB | "
+           "client CPU-s/GiB | other CPU-s | notes |",
+           "|---|---|---|--:|--:|--:|--:|--:|---|"]
+    done = set()
+    for r in grouped(rows):
+        net = NET_LABEL.get(r["net"], r["net"])
         if r["status"] != "ok":
-            if r["server"] in done:
+            if (r["net"], r["server"]) in done:
                 continue
-            done.add(r["server"])
+            done.add((r["net"], r["server"]))
             why = r["status"]
             if why == "unavailable: " + ktls_reason:
                 why = "not measured: this kernel has no TLS (see below)"
-            out.append("| %s | all | %s | | | | | |" % (SERVER_LABEL[r["server"]], why))
+            out.append("| %s | %s | all | %s | | | | | |" % (net, SERVER_LABEL[r["server"]], why))
             continue
-        out.append("| %s | %s | %.0f | %.0f-%.0f | %.3f | %.3f | %s | %s |" % (
-            SERVER_LABEL[r["server"]], CLIENT_LABEL[r["client"]], r["mbps_median"],
+        out.append("| %s | %s | %s | %.0f | %.0f-%.0f | %.3f | %.3f | %s | %s |" % (
+            net, SERVER_LABEL[r["server"]], CLIENT_LABEL[r["client"]], r["mbps_median"],
             r["mbps_min"], r["mbps_max"], r["server_cpu_gib"], r["client_cpu_gib"],
             ("**%.2f**" if r["disturbed"] else "%.2f") % (round(r["other_cpu_s"], 2) + 0.0),
             r["note"]))
@@ -209,49 +252,100 @@ def ratio(a, b):
 
 
 def comparisons(rows):
-    """Goal checks and a few ratios, as markdown bullets."""
-    d = {(r["server"], r["client"]): r for r in rows if r["status"] == "ok"}
+    """Goal checks and a few ratios, per network, as markdown bullets."""
     out = []
 
-    def add(text, *rs):
-        bad = ["%s / %s" % (SERVER_LABEL[r["server"]], CLIENT_LABEL[r["client"]])
-               for r in rs if r["disturbed"]]
-        out.append(text + (" *Disturbed (%s): not conclusive.*" % ", ".join(bad) if bad else ""))
+    def add(net, text, *rs):
+        bad = [pair(r) for r in rs if r["disturbed"]]
+        out.append("%s: %s%s" % (NET_LABEL.get(net, net), text,
+                                 " *Disturbed (%s): not conclusive.*" % ", ".join(bad)
+                                 if bad else ""))
 
-    def verdict(ok):
-        return "**met**" if ok else "**missed**"
-    nc = d.get(("nginx", "curl"))
-    for ks, base in (("kxfer-serve", "nginx"), ("kxfer-serve-ktls", "nginx-ktls")):
-        kk, bc = d.get((ks, "kxfer-get")), d.get((base, "curl"))
-        if not kk:
-            continue
-        add("Goal: %s spends %.3f CPU-s/GiB serving kxfer get (goal <= %.1f: %s); kxfer get "
-            "spends %.3f (goal <= %.1f: %s)." % (
-                SERVER_LABEL[ks], kk["server_cpu_gib"], GOAL_SERVE_CPU,
-                verdict(kk["server_cpu_gib"] <= GOAL_SERVE_CPU), kk["client_cpu_gib"],
-                GOAL_GET_CPU, verdict(kk["client_cpu_gib"] <= GOAL_GET_CPU)), kk)
-        for b in [x for x in (bc, nc if base != "nginx" else None) if x]:
-            q = kk["mbps_median"] / b["mbps_median"]
-            add("Goal: kxfer get from %s / curl from %s: %.2fx the MB/s (goal >= %.1fx: %s)." % (
-                SERVER_LABEL[ks], SERVER_LABEL[b["server"]], q, GOAL_SPEEDUP,
-                verdict(q >= GOAL_SPEEDUP)), kk, b)
-    for c in ("curl", "wget"):
-        a, b = d.get(("kxfer-serve", c)), d.get(("nginx", c))
-        if a and b:
-            add("Same client (%s): kxfer serve %.2fx nginx's MB/s, server CPU-s/GiB %.3f vs %.3f "
-                "(%s)." % (c, a["mbps_median"] / b["mbps_median"], a["server_cpu_gib"],
-                           b["server_cpu_gib"], ratio(a["server_cpu_gib"], b["server_cpu_gib"])),
-                a, b)
-    for sv in ("nginx", "kxfer-serve"):
-        k = d.get((sv, "kxfer-get"))
+    def goal(a, b, limit, at_least):
+        """'Q.QQx (goal >= L: **met**)'; without a denominator (no CPU tick measured, a
+        tiny file): not decided."""
+        if not b:
+            return "-x (goal %s %.2gx: not decided, zero denominator)" % (
+                ">=" if at_least else "<=", limit)
+        q = a / b
+        ok = q >= limit if at_least else q <= limit
+        return "%.2fx (goal %s %.2gx: %s)" % (q, ">=" if at_least else "<=", limit,
+                                              "**met**" if ok else "**missed**")
+    for net in net_order(rows):
+        d = {(r["server"], r["client"]): r for r in rows
+             if r["status"] == "ok" and r["net"] == net}
+        for ks, base, what in (("kxfer-serve", "nginx", ""),
+                               ("kxfer-serve-ktls", "nginx-ktls", " (kernel TLS)")):
+            kk, kc, bc = d.get((ks, "kxfer-get")), d.get((ks, "curl")), d.get((base, "curl"))
+            k, b = SERVER_LABEL[ks], SERVER_LABEL[base]
+            if kk and bc:
+                add(net, "Goal%s, end to end: kxfer get <- %s %.0f MB/s / curl <- %s %.0f MB/s "
+                    "= %s." % (what, k, kk["mbps_median"], b, bc["mbps_median"],
+                               goal(kk["mbps_median"], bc["mbps_median"], GOAL_SPEEDUP, True)),
+                    kk, bc)
+                add(net, "Goal%s, server CPU-s/GiB: %s serving kxfer get %.3f / %s serving curl "
+                    "%.3f = %s." % (what, k, kk["server_cpu_gib"], b, bc["server_cpu_gib"],
+                                    goal(kk["server_cpu_gib"], bc["server_cpu_gib"],
+                                         GOAL_SERVER_CPU, False)), kk, bc)
+                add(net, "Goal%s, client CPU-s/GiB: kxfer get from %s %.3f / curl from %s %.3f "
+                    "= %s." % (what, k, kk["client_cpu_gib"], b, bc["client_cpu_gib"],
+                               goal(kk["client_cpu_gib"], bc["client_cpu_gib"],
+                                    GOAL_CLIENT_CPU, False)), kk, bc)
+            elif kk or bc:
+                add(net, "Goals%s: not computed, they need both kxfer get <- %s and curl <- %s."
+                    % (what, k, b))
+            if kk and kc:
+                add(net, "%s CPU-s/GiB serving kxfer get vs serving curl: %.3f vs %.3f (%s)." % (
+                    k, kk["server_cpu_gib"], kc["server_cpu_gib"],
+                    ratio(kk["server_cpu_gib"], kc["server_cpu_gib"])), kk, kc)
         for c in ("curl", "wget"):
-            o = d.get((sv, c))
-            if k and o:
-                add("Same server (%s): kxfer get %.2fx %s's MB/s, client CPU-s/GiB %.3f vs %.3f "
-                    "(%s)." % (SERVER_LABEL[sv], k["mbps_median"] / o["mbps_median"], c,
-                               k["client_cpu_gib"], o["client_cpu_gib"],
-                               ratio(k["client_cpu_gib"], o["client_cpu_gib"])), k, o)
-    return ["- " + x for x in out]
+            a, b = d.get(("kxfer-serve", c)), d.get(("nginx", c))
+            if a and b:
+                add(net, "Same client (%s): kxfer serve %.2fx nginx's MB/s, server CPU-s/GiB "
+                    "%.3f vs %.3f (%s)." % (
+                        c, a["mbps_median"] / b["mbps_median"], a["server_cpu_gib"],
+                        b["server_cpu_gib"], ratio(a["server_cpu_gib"], b["server_cpu_gib"])),
+                    a, b)
+        for sv in ("nginx", "kxfer-serve"):
+            k = d.get((sv, "kxfer-get"))
+            for c in ("curl", "wget"):
+                o = d.get((sv, c))
+                if k and o:
+                    add(net, "Same server (%s): kxfer get %.2fx %s's MB/s, client CPU-s/GiB "
+                        "%.3f vs %.3f (%s)." % (
+                            SERVER_LABEL[sv], k["mbps_median"] / o["mbps_median"], c,
+                            k["client_cpu_gib"], o["client_cpu_gib"],
+                            ratio(k["client_cpu_gib"], o["client_cpu_gib"])), k, o)
+    return ["- " + x for x in out + network_cost(rows)]
+
+
+def network_cost(rows):
+    """What each network costs next to loopback, for the pairs the goals compare."""
+    nets = net_order(rows)
+    d = {(r["net"], r["server"], r["client"]): r for r in rows if r["status"] == "ok"}
+    out = []
+    for net in nets:
+        if net == "loopback" or "loopback" not in nets:
+            continue
+        parts, rs = [], []
+        for sv, c in (("kxfer-serve", "kxfer-get"), ("nginx", "curl"), ("kxfer-serve", "curl")):
+            a, b = d.get((net, sv, c)), d.get(("loopback", sv, c))
+            if a and b:
+                parts.append("%s <- %s %.2fx the MB/s, server CPU-s/GiB %.3f vs %.3f (%s), "
+                             "client %.3f vs %.3f (%s)" % (
+                                 CLIENT_LABEL[c], SERVER_LABEL[sv],
+                                 a["mbps_median"] / b["mbps_median"], a["server_cpu_gib"],
+                                 b["server_cpu_gib"],
+                                 ratio(a["server_cpu_gib"], b["server_cpu_gib"]),
+                                 a["client_cpu_gib"], b["client_cpu_gib"],
+                                 ratio(a["client_cpu_gib"], b["client_cpu_gib"])))
+                rs += [a, b]
+        if parts:
+            bad = [pair(r) for r in rs if r["disturbed"]]
+            out.append("%s against loopback: %s.%s" % (
+                NET_LABEL.get(net, net), "; ".join(parts),
+                " *Disturbed (%s): not conclusive.*" % ", ".join(bad) if bad else ""))
+    return out
 
 
 def disturbance(rows):
@@ -263,8 +357,7 @@ def disturbance(rows):
             "during %s. Competing for the CPUs slows those transfers down and raises their CPU "
             "figures; they do not compare with the other rows. Rerun on a quiet machine." % (
                 ", ".join("%.2f" % r["other_cpu_s"] for r in bad),
-                ", ".join("%s / %s" % (SERVER_LABEL[r["server"]], CLIENT_LABEL[r["client"]])
-                          for r in bad))]
+                ", ".join(pair(r) for r in bad))]
 
 
 def machine_lines(m):
@@ -304,17 +397,28 @@ def commands_block(meta):
             out.append(q)
         return " ".join(out)
     lines = [meta["command"]]
+    shown = set()
     for s in meta["servers"]:
+        net = s.get("net")
+        info = meta.get("net_info", {}).get(net, {})
+        if info.get("setup") and net not in shown:
+            shown.add(net)
+            lines.append("")
+            lines.append("# %s: the namespaces and the veth pair (at the end: ip netns delete "
+                         "%s; ip netns delete %s)" % (net, info.get("server_ns"),
+                                                      info.get("client_ns")))
+            lines.extend(info["setup"])
         lines.append("")
+        what = "%s %s" % (net, s["name"]) if net else s["name"]
         if s["status"] != "ok":
-            lines.append("# %s: %s" % (s["name"], s["status"]))
+            lines.append("# %s: %s" % (what, s["status"]))
             continue
         lines.append("# %s: pids %s, %s (openssl s_client)%s" % (
-            s["name"], " ".join(str(p) for p in s.get("pids", [])), s.get("handshake", "?"),
+            what, " ".join(str(p) for p in s.get("pids", [])), s.get("handshake", "?"),
             ", config " + s["config"] if s.get("config") else ""))
         lines.append(short(s["command"]) + " &")
         hf = s["hyperfine"]
-        k = hf.index("-n") if "-n" in hf else len(hf)
+        k = hf.index("-n") if "-n" in hf else len(hf)     # (netns: after ip netns exec CLI)
         parts = [short(hf[:k])]
         while k < len(hf):
             parts.append(short(hf[k:k + 3]))
@@ -348,21 +452,28 @@ def section(meta, rows, outdir, chart_ref, chart_note, servers_line=True):
     out.append("Generated by `bench/report.py` from %s, %s, measured with `%s`." % (
         src, meta.get("finished", "?")[:10], meta["command"]))
     out.append("")
-    out.append("%d MiB file from the page cache, https://127.0.0.1, TLSv1.3 %s; hyperfine "
-               "`-N --warmup %d --runs %d`, one hyperfine per server with all clients. MB/s = "
-               "10^6 bytes/s over the whole client command (median; min-max over the runs); "
+    nets = meta.get("nets") or ["loopback"]   # dirs from before BENCH_NET: loopback only
+    out.append("%d MiB file from the page cache, TLSv1.3 %s; hyperfine `-N --warmup %d --runs "
+               "%d`, one hyperfine per server and network with all clients. MB/s = 10^6 "
+               "bytes/s over the whole client command (median; min-max over the runs); "
                "CPU-s/GiB = user + system seconds per 2^30 bytes (means); other CPU-s = CPU "
                "time used during a run by anything but the server and the client (median per "
-               "run; other work on the machine)."
+               "run; other work on the machine, and kernel work not charged to either)."
                % (meta["size_mb"], meta["suite"], meta["warmup"], meta["runs"]))
     out.append("")
+    for n in nets:
+        info = meta.get("net_info", {}).get(n, {})
+        out.append("- net %s: %s" % (NET_LABEL.get(n, n), info.get("text") or NET_WHAT[n]))
+    if meta.get("netns_note"):
+        out.append("- net netns: not measured: %s" % meta["netns_note"])
     out.extend(machine_lines(m))
     out.append("")
     out.extend(table_lines(rows, meta.get("ktls_reason", "")))
     out.append("")
     for s in meta["servers"]:
         if s["status"] != "ok" and s["status"] != "unavailable: " + meta.get("ktls_reason"):
-            out.append("- %s: %s" % (SERVER_LABEL[s["name"]], s["status"]))
+            out.append("- %s, %s: %s" % (NET_LABEL.get(s.get("net", "loopback")),
+                                         SERVER_LABEL[s["name"]], s["status"]))
     if not meta.get("ktls_available"):
         out.append("- No kernel TLS rows: %s." % meta.get("ktls_reason", "?"))
     out.extend(disturbance(rows))
@@ -374,9 +485,12 @@ def section(meta, rows, outdir, chart_ref, chart_note, servers_line=True):
         out.append("(no chart: %s)" % chart_note)
     out.append("")
     if servers_line:
-        out.append("Servers: " + "; ".join("%s = %s" % (SERVER_LABEL[s["name"]],
-                                                         SERVER_WHAT[s["name"]])
-                                            for s in meta["servers"]) + ".")
+        names = []
+        for s in meta["servers"]:
+            if s["name"] not in names:
+                names.append(s["name"])
+        out.append("Servers: " + "; ".join("%s = %s" % (SERVER_LABEL[n], SERVER_WHAT[n])
+                                            for n in names) + ".")
         out.append("")
     out.append("The commands, exactly (`$TMP` is the bench's temp dir; each hyperfine ran while "
                "only the server above it was running):")
@@ -389,15 +503,20 @@ def section(meta, rows, outdir, chart_ref, chart_note, servers_line=True):
 
 def write_chart(outdir, rows, meta):
     """chart.dat and, with gnuplot, chart.svg; returns (svg path or None, why not)."""
-    ok = [r for r in rows if r["status"] == "ok"]
+    ok = grouped([r for r in rows if r["status"] == "ok"])
     dat = os.path.join(outdir, "chart.dat")
     order = list(SERVER_LABEL)
+    nets = net_order(ok)
+
+    def client_label(r):   # with more than one network, each bar says which (short: the
+        lb = CLIENT_LABEL[r["client"]]      # tic labels of 8-12 bars must not overlap)
+        return lb if len(nets) < 2 else "%s, %s" % (lb, CHART_NET.get(r["net"], r["net"]))
     with open(dat, "w") as f:
         f.write("index\tserver\tclient\tmbps_median\tmbps_min\tmbps_max\t"
                 "server_cpu_s_per_gib\tclient_cpu_s_per_gib\tcolor\tdisturbed\n")
         for i, r in enumerate(ok):
             f.write("%d\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.4f\t%.4f\t%d\t%d\n" % (
-                i, CHART_LABEL[r["server"]], CLIENT_LABEL[r["client"]], r["mbps_median"],
+                i, CHART_LABEL[r["server"]], client_label(r), r["mbps_median"],
                 r["mbps_min"], r["mbps_max"], r["server_cpu_gib"], r["client_cpu_gib"],
                 order.index(r["server"]) + 1, r["disturbed"]))
     svg = os.path.join(outdir, "chart.svg")
@@ -409,8 +528,10 @@ def write_chart(outdir, rows, meta):
     if not ok:
         return None, "no measured rows"
     m = meta.get("machine", {})
-    ttl = "kxfer bench %s: %d MiB, TLS 1.3 %s, 127.0.0.1; %s, %s, %s" % (
+    where = {"loopback": "lo", "netns": "netns (veth MTU 1500)"}
+    ttl = "kxfer bench %s: %d MiB, TLS 1.3 %s, %s; %s, %s, %s" % (
         os.path.basename(os.path.normpath(outdir)), meta["size_mb"], meta["suite"],
+        " + ".join(where.get(n, n) for n in nets) if nets != ["loopback"] else "127.0.0.1",
         m.get("cpu", "?"), m.get("cores", "?").split(",")[0] + " cores",
         m.get("kernel", "?"))
     note = ("* = disturbed: other processes used the CPUs during those runs"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kxfer benchmark with hyperfine: whole client commands (kxfer get, curl, wget) downloading
 # the same file from kxfer serve and from nginx (and, on a kernel with TLS, from both with
-# kernel TLS), 127.0.0.1, TLS 1.3 / TLS_AES_128_GCM_SHA256, file in the page cache.
+# kernel TLS), TLS 1.3 / TLS_AES_128_GCM_SHA256, file in the page cache, over loopback
+# (127.0.0.1) and between two network namespaces joined by a veth pair (198.18.0.1, MTU 1500).
 # Run by `make bench` (after `make`).  See docs/benchmarks.md.
 #
 #   bench/run.sh                 measure, write bench/results/<YYYY-MM-DD>-<host>/, regenerate
@@ -20,6 +21,13 @@
 #   BENCH_NO_DOCS  1: leave docs/benchmarks.md and docs/benchmarks.svg alone (tests use it)
 #   BENCH_SERVERS  subset of kxfer-serve,nginx,kxfer-serve-ktls,nginx-ktls (default: all)
 #   BENCH_CLIENTS  subset of kxfer-get,curl,wget (default: all)
+#   BENCH_NET      subset of loopback,netns (default: both when running as root and `ip netns`
+#                  works, else loopback only, and the results say why).  loopback: server and
+#                  clients here, https://127.0.0.1 over lo.  netns: namespaces kxb-srv-PID
+#                  (server, 198.18.0.1/30) and kxb-cli-PID (clients, 198.18.0.2/30) joined by
+#                  a veth pair, MTU 1500; the server runs under `ip netns exec kxb-srv-PID`,
+#                  hyperfine under `ip netns exec kxb-cli-PID`; both are removed at the end.
+#                  Each network's servers are measured one after the other.
 #
 # Exit status: 0 when every transfer was complete, 1 when one failed (or the bench could not
 # run), 2 when a prerequisite is missing (the Debian packages are named), 130 interrupted.
@@ -32,7 +40,8 @@
 # builtins only (no fork besides the client), reads right before and right after it:
 #   - the server's CPU time: utime + stime (all threads) of every pid in BENCH_SERVER_PIDS
 #     from /proc/PID/stat, in clock ticks;
-#   - the kernel TLS counters of /proc/net/tls_stat (sockets that set up kTLS send/receive);
+#   - the kernel TLS counters of BENCH_TLS_STAT (/proc/SERVERPID/net/tls_stat: the server's
+#     network namespace; sockets that set up kTLS send/receive);
 #   - $EPOCHREALTIME (the client's own wall time, a cross-check of hyperfine's);
 #   - /proc/stat: busy ticks of all CPUs, so that CPU time used by anything but the server and
 #     the client during the run (other users' load) can be shown;
@@ -58,15 +67,15 @@ if [ "${1:-}" = --fetch ]; then
         done
     }
     tls_stat() {
-        local k v
+        local k v ts=${BENCH_TLS_STAT:-/proc/net/tls_stat}
         TLSTX=0 TLSRX=0
-        [ -r /proc/net/tls_stat ] || return 0
+        [ -r "$ts" ] || return 0
         while read -r k v; do
             case $k in
             TlsTxSw|TlsTxDevice) TLSTX=$((TLSTX + v)) ;;
             TlsRxSw|TlsRxDevice) TLSRX=$((TLSRX + v)) ;;
             esac
-        done </proc/net/tls_stat
+        done <"$ts"
     }
     host_busy() {   # ticks of all CPUs not idle or in iowait
         local u n sy irq si st
