@@ -1,11 +1,12 @@
-/* The userspace TLS data path: file bytes go through OpenSSL in this process.
+/* The buffered data paths.
  *
- * Sending: the file is read through io_uring into two large buffers, one being read
- * while the other is encrypted and written, so a GiB costs a few thousand file reads
- * instead of nginx's tens of thousands, and OpenSSL gets 256 KiB per SSL_write.
- * Receiving: conn_recv (SSL_read, or recvmsg on a kernel-TLS socket) fills one buffer
- * while the other is written to the file through io_uring (and hashed, when the upload
- * carries or asks for a digest). */
+ * Receiving (every upload, whichever way its records are decrypted): conn_recv -- our
+ * record layer, the kernel, or OpenSSL -- fills one 256 KiB buffer while the other is
+ * written to the file through io_uring (and hashed, when the upload carries or asks for a
+ * digest).
+ * Sending through OpenSSL (TLS 1.2 only: TLS 1.3 sends from the mapped file, xfer_map.c):
+ * the file is read through io_uring into two large buffers, one being read while the other
+ * is handed to SSL_write. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
