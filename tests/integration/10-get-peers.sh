@@ -163,6 +163,16 @@ stop_serve
 start_serve tls12 --root "$T/root" --tls12 || notok "serve --tls12 starts"
 out=$(curl -sS --max-time 20 --cacert "$CERT" --tls-max 1.2 -w ' %{http_code}' "$URL/one" 2>&1)
 is "serve --tls12: curl --tls-max 1.2 gets the file" "$out" "x 200"
+# TLS 1.2 keys are not the record layer's to see: OpenSSL's own path carries those bodies.
+curl -sS --max-time 30 --cacert "$CERT" --tls-max 1.2 -o "$T/out/tls12.bin" "$URL/r64m"
+check "serve --tls12: a 64 MiB body over TLS 1.2 (OpenSSL's record layer) is identical" \
+    same_file "$T/root/r64m" "$T/out/tls12.bin"
+curl -sS --max-time 30 --cacert "$CERT" -o "$T/out/tls13.bin" "$URL/r64m"
+check "serve --tls12: the same body over TLS 1.3 (kxfer's record layer) is identical" \
+    same_file "$T/root/r64m" "$T/out/tls13.bin"
+sleep 0.2
+check "serve --tls12: the access log names both versions, userspace" \
+    grep -q "TLSv1.2 .*tx=userspace" "$T/tls12.log"
 stop_serve
 
 # The first server is still fine, and certificate reuse: the state dir cert did not change.
