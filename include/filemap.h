@@ -35,13 +35,14 @@ struct filemap {
 
 /* Installs the process-wide SIGBUS handler once (idempotent, thread-safe via pthread_once);
  * 0 or -errno: -ENOTSUP where the handler does not stick (ASan with handle_sigbus=2 keeps
- * its own), and then filemap_map fails the same way.  filemap_map calls it too.  A SIGBUS handler installed after this one must
- * chain to it for the guard to keep working. */
+ * its own), and then filemap_map fails the same way.  filemap_map calls it too.  A SIGBUS
+ * handler installed after this one must chain to it for the guard to keep working. */
 int filemap_init(void);
 
 /* Maps [off, off+len) of fd (open for reading, and left open until filemap_unmap) read-only,
- * MAP_SHARED, MADV_SEQUENTIAL, not MAP_POPULATE (slower, measured: src/filemap.c).  Unmaps what m held before, also on failure.  0 or -errno;
- * len 0 is -EINVAL.  The range may reach past end of file: those pages fault under the guard. */
+ * MAP_SHARED, MADV_SEQUENTIAL, not MAP_POPULATE (slower, measured: src/filemap.c).  Unmaps
+ * what m held before, also on failure.  0 or -errno; len 0 is -EINVAL.  The range may reach
+ * past end of file: those pages fault under the guard. */
 int filemap_map(struct filemap *m, int fd, uint64_t off, size_t len);
 void filemap_unmap(struct filemap *m);
 

@@ -310,8 +310,8 @@ void tls_aead_free(struct tls_aead_ctx *a)
 	free(a);
 }
 
-int tls_aead_seal(struct tls_aead_ctx *a, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
-		  const uint8_t *in, size_t len, uint8_t last, uint8_t *out)
+int tls_aead_seal(struct tls_aead_ctx *a, const uint8_t nonce[12], const uint8_t *aad,
+		  size_t aad_len, const uint8_t *in, size_t len, uint8_t last, uint8_t *out)
 {
 	int n;
 
@@ -327,8 +327,8 @@ int tls_aead_seal(struct tls_aead_ctx *a, const uint8_t nonce[12], const uint8_t
 	return 0;
 }
 
-int tls_aead_open(struct tls_aead_ctx *a, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
-		  const uint8_t *in, size_t len, uint8_t *out)
+int tls_aead_open(struct tls_aead_ctx *a, const uint8_t nonce[12], const uint8_t *aad,
+		  size_t aad_len, const uint8_t *in, size_t len, uint8_t *out)
 {
 	int n;
 

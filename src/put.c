@@ -154,7 +154,8 @@ static int splice_body(struct client *c, struct fileio *io, int fd, uint64_t siz
 /* TLS 1.3 in userspace: records sealed straight from the mapped file, as kxfer serve sends
  * (xfer_map.c).  A batch is sealed under the guard, then client_send sends exactly those
  * records: the record layer's rec_write, given the same bytes again, only flushes them. */
-static int map_body(struct client *c, int fd, uint64_t size, uint64_t *sent, const struct put_meter *meter)
+static int map_body(struct client *c, int fd, uint64_t size, uint64_t *sent,
+		    const struct put_meter *meter)
 {
 	struct filemap m = { 0 };
 	int rc = EXIT_OK;

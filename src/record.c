@@ -207,13 +207,15 @@ static ssize_t rx_open(struct rec_rx *rx, size_t clen, uint8_t *dst, unsigned *t
 			       "a TLS record longer than 2^14 + 1 bytes (record_overflow)");
 	nonce(&rx->k, iv);
 	if (tls_aead_open(rx->k.aead, iv, hdr, RECORD_HEADER, hdr + RECORD_HEADER, clen, dst))
-		return rx_fail(rx, -EBADMSG, ALERT_BAD_RECORD_MAC, "a TLS record failed authentication (bad_record_mac)");
+		return rx_fail(rx, -EBADMSG, ALERT_BAD_RECORD_MAC,
+			       "a TLS record failed authentication (bad_record_mac)");
 	rx->k.keys.seq++;
 	rx->start += RECORD_HEADER + clen;
 	while (n > 0 && dst[n - 1] == 0) /* 5.4: zero padding after the content type */
 		n--;
 	if (n == 0)
-		return rx_fail(rx, -EPROTO, ALERT_UNEXPECTED_MESSAGE, "a TLS record without a content type (unexpected_message)");
+		return rx_fail(rx, -EPROTO, ALERT_UNEXPECTED_MESSAGE,
+			       "a TLS record without a content type (unexpected_message)");
 	*type = dst[n - 1];
 	return (ssize_t)(n - 1);
 }
@@ -261,15 +263,16 @@ static ssize_t rx_read(struct rec_rx *rx, void *buf, size_t len)
 		if (avail >= RECORD_HEADER) {
 			clen = (size_t)hdr[3] << 8 | hdr[4];
 			if (hdr[0] != RECORD_DATA || hdr[1] != 3 || hdr[2] != 3)
-				return got ? (ssize_t)got : rx_fail(rx, -EPROTO,
-					ALERT_UNEXPECTED_MESSAGE, "a record that is not TLS 1.3 application_data (unexpected_message)");
+				return got ? (ssize_t)got : rx_fail(rx, -EPROTO, ALERT_UNEXPECTED_MESSAGE,
+					"a record that is not TLS 1.3 application_data (unexpected_message)");
 			if (clen > RECORD_MAX_CIPHER || clen < RECORD_TAG + 1)
-				return got ? (ssize_t)got : rx_fail(rx, -EPROTO,
-					ALERT_RECORD_OVERFLOW, "a TLS record of an impossible length (record_overflow)");
+				return got ? (ssize_t)got : rx_fail(rx, -EPROTO, ALERT_RECORD_OVERFLOW,
+					"a TLS record of an impossible length (record_overflow)");
 		}
 		if (avail >= RECORD_HEADER && avail - RECORD_HEADER >= clen) {
 			/* Straight into the caller's buffer when the whole inner plaintext fits. */
-			dst = len - got >= clen - RECORD_TAG ? out + got : rx->buf + rx->start + RECORD_HEADER;
+			dst = len - got >= clen - RECORD_TAG ? out + got
+							      : rx->buf + rx->start + RECORD_HEADER;
 			n = rx_open(rx, clen, dst, &type);
 			if (n < 0)
 				return got ? (ssize_t)got : n;

@@ -119,7 +119,8 @@ static void count_records(int write_p, int version, int type, const void *buf, s
 		return;
 	if (type == SSL3_RT_HEADER)
 		t->seq[!!write_p]++;
-	else if (type == SSL3_RT_HANDSHAKE && len > 0 && (p[0] == SSL3_MT_FINISHED || p[0] == SSL3_MT_KEY_UPDATE))
+	else if (type == SSL3_RT_HANDSHAKE && len > 0 &&
+		 (p[0] == SSL3_MT_FINISHED || p[0] == SSL3_MT_KEY_UPDATE))
 		t->seq[!!write_p] = 0;
 }
 
