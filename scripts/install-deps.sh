@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what kxfer needs on Debian/Ubuntu: build dependencies, the test peers (curl,
-# wget, openssl, nginx, python3, rsync over ssh, rclone, aria2) and the benchmark tools.  Only what is missing is
+# wget, openssl, nginx, python3, rsync over ssh, rclone, aria2, sslscan), libFuzzer and the benchmark tools.  Only what is missing is
 # installed; as a non-root user it prints the exact command instead.
 set -eu
 
@@ -10,6 +10,8 @@ packages=(
     hyperfine gnuplot-nox file                            # bench: timings, charts
     rsync openssh-server openssh-client rclone aria2 attr # trees: the tools kxfer -r is measured against
     libnginx-mod-http-dav-ext                             # (rclone's webdav uploads need PROPFIND)
+    clang-14 libfuzzer-14-dev                             # fuzzing: libFuzzer targets (tests/fuzz)
+    sslscan                                               # tests: the TLS configuration scan
 )
 
 missing=()
