@@ -232,10 +232,21 @@ static void respond_file(struct conn *c, int fd, const struct stat *st, const ch
 	}
 }
 
+/* An upload still being written, or one a crash left behind (upload.c names them): never
+ * served, as the listing never shows them. */
+static bool upload_temporary(const char *rel)
+{
+	const char *base = strrchr(rel, '/');
+
+	base = base ? base + 1 : rel;
+	return !strncmp(base, UPLOAD_TMP_PREFIX, strlen(UPLOAD_TMP_PREFIX));
+}
+
 static void handle_get(struct conn *c, const char *rel)
 {
 	struct stat st;
-	int fd = path_open(c->w->cfg->root_fd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+	int fd = upload_temporary(rel) ? -ENOENT :
+		 path_open(c->w->cfg->root_fd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
 
 	if (fd < 0) {
 		reply_errno(c, fd, c->req.target);

@@ -322,6 +322,7 @@ static void *worker(void *arg)
 	char *buf[FILEIO_SLOTS] = { malloc(TREE_BUF), malloc(TREE_BUF) };
 	bool connected = false;
 	unsigned connect_failures = 0, refusals = 0;
+	double failing = 0; /* since when this worker's connects fail */
 	struct task k;
 	int rc = -ENOMEM;
 
@@ -347,9 +348,22 @@ static void *worker(void *arg)
 				client_close(&c);
 				retry(t, &k, rc, c.err);
 				task_over(t, &k);
-				if (++connect_failures < CONNECT_FAILURES || !leave_to_others(t, c.err))
+				if (!connect_failures++)
+					failing = now_sec();
+				if (connect_failures < CONNECT_FAILURES)
 					continue;
-				break;
+				if (leave_to_others(t, c.err))
+					break;
+				/* The last connection: a server gone for --timeout is given up on once,
+				 * not file by file, MAX_ATTEMPTS each. */
+				if (now_sec() - failing >= t->o->timeout) {
+					char why[sizeof(c.err) + 64];
+
+					snprintf(why, sizeof(why), "no connection for %u s: %s", t->o->timeout, c.err);
+					tree_stop(t, rc, why);
+					break;
+				}
+				continue;
 			}
 			connected = true;
 			connect_failures = 0;
@@ -376,8 +390,8 @@ static void *worker(void *arg)
 		refusals = 0;
 		if (rc == EXIT_NETWORK || rc == EXIT_PROTOCOL || rc == EXIT_RESUME)
 			retry(t, &k, rc, c.err[0] ? c.err : "connection lost");
-		else if (rc == EXIT_TLS)
-			tree_fail(t, k.f, rc, "%s", c.err);
+		else if (rc != EXIT_OK) /* TLS, local I/O (a full disk): the file fails, said why */
+			tree_fail(t, k.f, rc, "%s", c.err[0] ? c.err : "failed");
 		if (rc != EXIT_OK || !c.resp.keep_alive) {
 			client_close(&c);
 			connected = false;

@@ -328,6 +328,8 @@ static int get_run(struct tree *t, struct client *c, struct fileio *io, char **b
 			tree_push(t, f, k->chunk, k->attempts, false); /* it moved on: no attempt used */
 			return EXIT_OK;
 		}
+		if (rc == EXIT_LOCAL_IO && !f->prealloc)
+			unlink(p.part); /* a small file has no state to resume from (a full disk) */
 		if (rc != EXIT_OK)
 			return rc;
 		client_next_response(c);

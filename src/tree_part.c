@@ -127,6 +127,7 @@ uint64_t part_chunk_size(const struct tree *t, const struct tfile *f)
 int part_open(struct tree *t, struct tfile *f, struct part_paths *p)
 {
 	bool small = f->size <= TREE_BUF; /* one write: no state, no preallocation */
+	int err;
 
 	f->prealloc = !small;
 	if (!small && load_state(f, p)) {
@@ -142,12 +143,9 @@ int part_open(struct tree *t, struct tfile *f, struct part_paths *p)
 	if (f->fd < 0)
 		return -errno;
 	/* Room for the whole file now: a full disk is an error before the transfer, not in it. */
-	if (!small && fallocate(f->fd, 0, 0, (off_t)f->size) < 0) {
-		if (errno != EOPNOTSUPP)
-			return -errno;
-		if (ftruncate(f->fd, (off_t)f->size) < 0)
-			return -errno;
-	}
+	if (!small && fallocate(f->fd, 0, 0, (off_t)f->size) < 0 &&
+	    (errno != EOPNOTSUPP || ftruncate(f->fd, (off_t)f->size) < 0))
+		goto drop;
 	if (!small) { /* small files simply start over */
 		f->state_fd = open(p->state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		part_save_header(f);
@@ -155,6 +153,13 @@ int part_open(struct tree *t, struct tfile *f, struct part_paths *p)
 			part_save_done(f, k);
 	}
 	return 0;
+drop: /* an empty part file is nothing to resume from */
+	err = -errno;
+	close(f->fd);
+	f->fd = -1;
+	unlink(p->part);
+	unlink(p->state); /* one that did not match this file (load_state) */
+	return err;
 }
 
 /* Every chunk is in: verify, set the mtime, rename into place. */
