@@ -242,6 +242,9 @@ static void step_handshake(struct conn *c)
 		return;
 	}
 	if (c->refuse) {
+		/* The client's first request may already be on its way: drain it after the 503,
+		 * or closing over unread input resets the connection and the 503 is lost. */
+		c->linger = true;
 		c->t_start = now_sec();
 		reply_text(c, 503, "too many connections; try again shortly\n", true);
 		return;

@@ -179,9 +179,18 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	case OP_SIGNAL:
 		on_signal(w, cqe->res);
 		break;
-	default:
+	default: {
+		unsigned before = w->nconns;
+
 		conn_complete(op->owner, op, cqe->res);
+		/* A connection closed: accepting, paused for the refusal slack (or for EMFILE, now
+		 * that a descriptor is free), resumes now rather than at the next tick, so the
+		 * surplus waiting in the backlog gets its 503 at once, not 64 a second. */
+		if (w->nconns < before && w->accept_paused &&
+		    atomic_load(&w->shared->conns) < w->cfg->max_conns + REFUSE_SLACK)
+			arm_accept(w);
 		break;
+	}
 	}
 }
 
