@@ -67,6 +67,7 @@ struct conn {
 	size_t head_len;
 	struct http_request req;
 	bool have_req;
+	double head_started;     /* when this head's first byte came (0: none yet) */
 	bool refuse;             /* over --max-conns: answer 503 after the handshake */
 
 	/* response */

@@ -191,6 +191,7 @@ static void finish_request(struct conn *c)
 	memmove(c->head, c->head + c->req.head_len, c->head_len - c->req.head_len);
 	c->head_len -= c->req.head_len;
 	c->have_req = false;
+	c->head_started = 0;
 	c->state = CS_READ_HEAD;
 	rec_idle(&c->rec);
 	conn_touch(c);
@@ -266,6 +267,11 @@ static void step_read_head(struct conn *c)
 	if (n > 0) {
 		c->head_len += (size_t)n;
 		conn_touch(c);
+		/* A head must arrive whole within --idle-timeout of its first byte, as nginx's
+		 * client_header_timeout: a byte now and then must not hold a slot forever. */
+		if (!c->head_started)
+			c->head_started = now_sec();
+		c->deadline = MIN(c->deadline, c->head_started + c->w->cfg->idle_timeout);
 		if (!parse_head(c) && c->head_len >= HTTP_HEAD_MAX)
 			reply_text(c, 431, "request head larger than 16 KiB\n", true);
 	} else if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {

@@ -157,5 +157,27 @@ rc=$?
 el=$(sed -n 's/^elapsed=//p' "$T/idle2.err")
 is "--idle-timeout 1: keep-alive connection answered, then closed when idle" "$rc/$(body_of "$T/idle2")" "0/x"
 check "--idle-timeout 1: keep-alive closed within 4 s (elapsed ${el:-?} s)" awk -v e="${el:-99}" 'BEGIN{exit !(e < 4)}'
+# A head dribbled a byte every 0.3 s renews the idle timer each time, but must arrive whole
+# within --idle-timeout of its first byte.
+el=$(python3 - "$PORT" "$CERT" <<'PY'
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="127.0.0.1")
+t0 = time.monotonic()
+try:
+    for b in b"GET /one HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"x" * 40:
+        s.send(bytes([b]))
+        time.sleep(0.3)
+        if time.monotonic() - t0 > 10:
+            break
+    s.settimeout(5)
+    s.recv(1)
+except OSError:
+    pass
+print("%.1f" % (time.monotonic() - t0))
+PY
+)
+check "--idle-timeout 1: a head dribbled a byte at a time is cut off within 4 s (${el:-?} s)" \
+    awk -v e="${el:-99}" 'BEGIN{exit !(e < 4)}'
 check "server alive after idle timeouts" alive
 finish
