@@ -18,7 +18,7 @@ PURE     := filemap http listing path url util
 PURE_OBJ := $(PURE:%=$(BUILD)/obj/%.o)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: FORCE all deps demo test test-unit test-integration test-ktls asan bench bench-ktls bench-tree install clean help
+.PHONY: FORCE all deps demo test test-unit test-integration test-ktls asan fuzz fuzz-targets bench bench-ktls bench-tree install clean help
 
 all: $(BUILD)/kxfer $(UNIT)
 
@@ -70,6 +70,23 @@ asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all
 	KXFER=build-asan/kxfer KXFER_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 tests/run.sh unit integration
 
+# libFuzzer targets (tests/fuzz/): built by tests/fuzz/run.sh into build-fuzz/ with clang-14,
+# ASan and UBSan, then each run for FUZZ_SECONDS, FUZZ_JOBS at a time; fails on any crash.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 1
+FUZZ         := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+fuzz:
+	FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-targets: $(FUZZ)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(PURE_OBJ) $(patsubst %,$(BUILD)/obj/%.o,record tls crypto) | $(BUILD)/fuzz
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(KXFLAGS) -Itests/fuzz -o $@ $< $(filter %.o,$^) $(LDLIBS)
+
+$(BUILD)/fuzz:
+	mkdir -p $@
+
 bench: deps
 	$(MAKE) all
 	bench/run.sh
@@ -102,6 +119,7 @@ help:
 	@echo "make test       install deps, build, run every test suite"
 	@echo "make test-unit | test-integration | test-ktls    one suite"
 	@echo "make asan       ASan+UBSan build, unit and integration suites"
+	@echo "make fuzz       libFuzzer targets (tests/fuzz/), each FUZZ_SECONDS=60, FUZZ_JOBS=1 at a time"
 	@echo "make bench      kxfer vs nginx, curl and wget under hyperfine (bench/run.sh)"
 	@echo "make bench-ktls kxfer bench inside the kTLS test guest (emulated: function only)"
 	@echo "make bench-tree trees: kxfer -r against rsync over ssh, rclone, aria2, curl (bench/tree.sh)"

@@ -17,6 +17,11 @@ struct tls;
 #define TLS_WANT_WRITE (-10002)
 
 #define TLS_DEFAULT_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+/* TLS 1.2 (serve --tls12, and what clients offer): Mozilla's "intermediate" profile less its
+ * DHE suites, i.e. ECDHE with an AEAD only (no CBC, no static RSA key exchange). */
+#define TLS12_DEFAULT_CIPHERS "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 struct tls_config {
 	const char *cert_file, *key_file; /* server: required; client: optional client cert */
@@ -80,6 +85,11 @@ struct tls_keys {
  * secret was not captured.  From then on the caller owns that direction: OpenSSL must not
  * read (or write) another record in it. */
 int tls_traffic_keys(struct tls *t, bool receive, struct tls_keys *out);
+/* One line of OpenSSL's keylog callback: "CLIENT_TRAFFIC_SECRET_0 <random> <hex>" (*dir 0)
+ * or "SERVER_TRAFFIC_SECRET_0 ..." (*dir 1) decoded into secret (cap bytes), *len its
+ * length.  0; -ENOENT for any other line; -EINVAL for a secret of a bad length; -EBADMSG
+ * (*dir set) for one that is not hex. */
+int tls_keylog_parse(const char *line, int *dir, uint8_t *secret, size_t cap, size_t *len);
 /* After a KeyUpdate: the next generation ("traffic upd", RFC 8446 7.2), in place; seq 0. */
 int tls_keys_update(struct tls_keys *k);
 /* Key and IV from k->secret for k->aead (HKDF-Expand-Label "key" and "iv"). */

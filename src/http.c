@@ -224,7 +224,7 @@ int http_parse_response(char *buf, size_t len, struct http_response_head *resp)
 {
 	size_t n = head_end(buf, len, false);
 	char *p = buf, *line, *name, *value, *end;
-	int connection_close = 0, connection_keep = 0;
+	int connection_close = 0, connection_keep = 0, ranges = 0;
 	long status;
 
 	if (!n)
@@ -263,6 +263,8 @@ int http_parse_response(char *buf, size_t len, struct http_response_head *resp)
 			connection_close |= has_token(value, "close");
 			connection_keep |= has_token(value, "keep-alive");
 		} else if (!strcasecmp(name, "Content-Range")) {
+			if (ranges++) /* one field (RFC 9110 14.4): two could mix start, end and total */
+				return -EPROTO;
 			parse_content_range(value, resp);
 		} else if (!strcasecmp(name, "ETag")) {
 			resp->etag = value;
@@ -439,22 +441,24 @@ int http_format_reply(char *buf, size_t cap, const struct http_reply *r)
 /* Byte ranges (RFC 9110 14.1.2).  One range is honoured; a list of several is ignored,
  * which RFC 9110 14.2 allows ("a server MAY ignore the Range header field"), because
  * multipart/byteranges buys a bulk-transfer tool nothing. */
-/* Reads a decimal number; false if there is none or it overflows. */
-static bool read_num(const char **p, uint64_t *out)
+/* Reads a decimal number: 1, 0 if there is none, -1 if it overflows 64 bits. */
+static int read_num(const char **p, uint64_t *out)
 {
 	uint64_t v = 0;
 	const char *s = *p;
 
 	if (!isdigit((unsigned char)*s))
-		return false;
+		return 0;
 	for (; isdigit((unsigned char)*s); s++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*s - '0');
+		unsigned d = (unsigned)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
 	}
 	*out = v;
 	*p = s;
-	return true;
+	return 1;
 }
 
 static void skip_ws(const char **p)
@@ -467,6 +471,7 @@ enum range_result range_parse(const char *header, uint64_t size, uint64_t *start
 {
 	const char *p = header;
 	uint64_t first, last;
+	int r;
 
 	if (!p)
 		return RANGE_NONE;
@@ -483,8 +488,8 @@ enum range_result range_parse(const char *header, uint64_t size, uint64_t *start
 
 	if (*p == '-') { /* suffix: the last N bytes */
 		p++;
-		if (!read_num(&p, &last))
-			return RANGE_NONE;
+		if ((r = read_num(&p, &last)) <= 0) /* overflow: 416, as nginx answers */
+			return r ? RANGE_UNSATISFIABLE : RANGE_NONE;
 		skip_ws(&p);
 		if (*p)
 			return RANGE_NONE;
@@ -497,10 +502,14 @@ enum range_result range_parse(const char *header, uint64_t size, uint64_t *start
 		return RANGE_PARTIAL;
 	}
 
-	if (!read_num(&p, &first) || *p++ != '-')
+	if ((r = read_num(&p, &first)) < 0)
+		return RANGE_UNSATISFIABLE;
+	if (!r || *p++ != '-')
 		return RANGE_NONE;
 	if (isdigit((unsigned char)*p)) {
-		if (!read_num(&p, &last) || last < first)
+		if ((r = read_num(&p, &last)) < 0)
+			return RANGE_UNSATISFIABLE;
+		if (last < first)
 			return RANGE_NONE;
 	} else {
 		last = UINT64_MAX;

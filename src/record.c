@@ -253,7 +253,6 @@ static ssize_t rx_read(struct rec_rx *rx, void *buf, size_t len)
 		return (ssize_t)got;
 	}
 	while (got < len && !rx->ev.eof) {
-		const uint8_t *hdr = rx->buf + rx->start;
 		size_t avail = rx->end - rx->start, clen = 0;
 		ssize_t n;
 		unsigned type;
@@ -261,6 +260,8 @@ static ssize_t rx_read(struct rec_rx *rx, void *buf, size_t len)
 		int rc;
 
 		if (avail >= RECORD_HEADER) {
+			const uint8_t *hdr = rx->buf + rx->start; /* not before: buf is NULL at first */
+
 			clen = (size_t)hdr[3] << 8 | hdr[4];
 			if (hdr[0] != RECORD_DATA || hdr[1] != 3 || hdr[2] != 3)
 				return got ? (ssize_t)got : rx_fail(rx, -EPROTO, ALERT_UNEXPECTED_MESSAGE,
@@ -284,6 +285,8 @@ static ssize_t rx_read(struct rec_rx *rx, void *buf, size_t len)
 				}
 				continue;
 			}
+			if (n == 0)
+				continue; /* an empty data record, maybe padded: nothing to hand out */
 			if (dst != out + got) {
 				size_t take = MIN((size_t)n, len - got);
 

@@ -48,7 +48,9 @@ static void openssl_reason(char *err, size_t errlen, const char *what)
 	ERR_clear_error();
 }
 
-/* Splits an OpenSSL cipher list into TLS 1.3 suites ("TLS_...") and TLS 1.2 ciphers. */
+/* Splits an OpenSSL cipher list into TLS 1.3 suites ("TLS_...") and TLS 1.2 ciphers.  A list
+ * without TLS 1.2 names leaves TLS 1.2 at TLS12_DEFAULT_CIPHERS, never OpenSSL's DEFAULT
+ * (which has CBC suites and, with an RSA certificate, RSA key exchange). */
 static int set_ciphers(SSL_CTX *c, const char *list, char *err, size_t errlen)
 {
 	char v13[512] = "", v12[512] = "", buf[1024], *tok, *save = NULL;
@@ -62,7 +64,8 @@ static int set_ciphers(SSL_CTX *c, const char *list, char *err, size_t errlen)
 
 		snprintf(dst + n, sizeof(v13) - n, "%s%s", n ? ":" : "", tok);
 	}
-	if (!SSL_CTX_set_ciphersuites(c, v13) || (*v12 && !SSL_CTX_set_cipher_list(c, v12))) {
+	if (!SSL_CTX_set_ciphersuites(c, v13) ||
+	    !SSL_CTX_set_cipher_list(c, *v12 ? v12 : TLS12_DEFAULT_CIPHERS)) {
 		openssl_reason(err, errlen, "bad --ciphers list");
 		return -EINVAL;
 	}
@@ -82,26 +85,41 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 
 /* OpenSSL 3.0 hands the kernel TX keys itself but never TLS 1.3 RX keys: those we derive
  * from the traffic secrets, which OpenSSL only reveals through the keylog callback. */
+int tls_keylog_parse(const char *line, int *dir, uint8_t *secret, size_t cap, size_t *len)
+{
+	const char *hex;
+	size_t n;
+
+	if (!strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24))
+		*dir = 0;
+	else if (!strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24))
+		*dir = 1;
+	else
+		return -ENOENT;
+	hex = strchr(line + 24, ' '); /* after the client random */
+	if (!hex || (n = strlen(hex + 1)) > 2 * cap || n % 2)
+		return -EINVAL;
+	*len = n / 2;
+	return hex_decode(hex + 1, secret, *len) ? -EBADMSG : 0;
+}
+
 static void keylog(const SSL *ssl, const char *line)
 {
 	struct tls *t = SSL_get_app_data(ssl);
-	const char *hex;
-	int dir;
+	uint8_t secret[sizeof(t->secret[0])];
+	size_t len;
+	int dir, rc;
 
 	if (!t)
 		return;
-	if (!strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24))
-		dir = 0;
-	else if (!strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24))
-		dir = 1;
-	else
-		return;
-	hex = strchr(line + 24, ' ');
-	if (!hex || strlen(hex + 1) > 2 * sizeof(t->secret[dir]) || strlen(hex + 1) % 2)
-		return;
-	t->secret_len[dir] = strlen(hex + 1) / 2;
-	if (hex_decode(hex + 1, t->secret[dir], t->secret_len[dir]))
-		t->secret_len[dir] = 0;
+	rc = tls_keylog_parse(line, &dir, secret, sizeof(secret), &len);
+	if (rc == 0) {
+		memcpy(t->secret[dir], secret, len);
+		t->secret_len[dir] = len;
+	} else if (rc == -EBADMSG) {
+		t->secret_len[dir] = 0; /* a secret we cannot read: none rather than a wrong one */
+	}
+	OPENSSL_cleanse(secret, sizeof(secret));
 }
 
 /* Counts the records OpenSSL reads and writes under each direction's current key, so that

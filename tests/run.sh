@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Test runner: tests/run.sh [unit] [integration] [ktls] [all]
+# Test runner: tests/run.sh [unit] [integration] [ktls] [fuzz] [all]
 #
 # Every test is a standalone program (unit: build/tests/test_*, integration and ktls:
 # tests/<suite>/*.sh).  A test prints one line per check:
@@ -20,7 +20,7 @@ per_test_timeout=300
 
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(all)
-[ "${suites[0]}" = all ] && suites=(unit integration ktls)
+[ "${suites[0]}" = all ] && suites=(unit integration ktls fuzz)
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -62,6 +62,8 @@ for suite in "${suites[@]}"; do
         for t in tests/"$suite"/[0-9]*.sh; do
             [ -f "$t" ] && run_one "$suite/$(basename "$t" .sh)" bash "$t"
         done ;;
+    fuzz) # every libFuzzer target for FUZZ_TEST_SECONDS (12) over its corpus
+        run_one fuzz/libfuzzer bash tests/fuzz/run.sh --test ;;
     *) echo "unknown suite: $suite" >&2; exit 2 ;;
     esac
 done

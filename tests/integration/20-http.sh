@@ -53,6 +53,8 @@ range r6 r64m 33554432-34603007 206 "bytes 33554432-34603007/67108864" 33554432 
 range r7 r16384 16384-  416 "bytes */16384" 0 0
 range r8 r16384 20000-30000 416 "bytes */16384" 0 0
 range r9 empty  0-0     416 "bytes */0" 0 0
+# Numbers past 2^64 - 1: 416, as nginx answers, not the whole file.
+range r10 r16384 99999999999999999999999- 416 "bytes */16384" 0 0
 is "Range bytes=0-0,5-9 (several ranges): status 200" "$(req multi -H 'Range: bytes=0-0,5-9' "$URL/r16384")" 200
 check "several ranges: full body" same_file "$R/r16384" "$T/multi.b"
 is "several ranges: no Content-Range" "$(hdr "$T/multi.h" Content-Range)" ""

@@ -316,6 +316,14 @@ static void test_response(void)
 	      resp("HTTP/1.1 206 x\r\nContent-Range: bytes 0-100/100\r\n\r\n", &h) > 0);
 	CHECK("resp bad Content-Range end>=total: ignored",
 	      h.range_start == -1 && h.range_end == -1 && h.range_total == -1);
+	/* Found by fuzzing (fuzz_http_response): a second Content-Range left the first one's
+	 * start and end with the second one's total, end past it. */
+	CHECK_INT("resp two Content-Range fields: malformed",
+		  resp("HTTP/1.1 206 x\r\nContent-Range: bytes 10-19/16384\r\nContent-Range: bytes */10\r\n\r\n", &h),
+		  -EPROTO);
+	CHECK_INT("resp two identical Content-Range fields: malformed",
+		  resp("HTTP/1.1 206 x\r\nContent-Range: bytes 0-9/100\r\nContent-Range: bytes 0-9/100\r\n\r\n", &h),
+		  -EPROTO);
 
 	CHECK("resp chunked: parses", resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", &h) > 0);
 	CHECK("resp chunked: chunked", h.chunked);

@@ -9,7 +9,8 @@
  * 2. Records built by hand with the AEAD, for what OpenSSL never sends: zero-length data
  *    records, records padded to the maximum, one byte over it, no content type, tampered
  *    bytes, a wrong header, fatal alerts, a FIN without close_notify.
- * 3. rec_tx against rec_rx: KeyUpdates at the key limit, close_notify, discarded batches. */
+ * 3. rec_tx against rec_rx: KeyUpdates at the key limit, close_notify, discarded batches.
+ * 4. The keylog line parser (tls_keylog_parse). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -263,9 +264,10 @@ static void seal(struct sealer *s, struct bytes *out, unsigned type, const void 
 	free(ct);
 }
 
-/* Runs wire through a fresh receiver; returns the last rec_read result, plaintext in out. */
-static ssize_t receive(const struct sealer *s, const struct bytes *wire, bool fin, struct bytes *out,
-		       struct rec_rx *rx)
+/* Runs wire through a fresh receiver, reading chunk bytes at a time; returns the last
+ * rec_read result, plaintext in out. */
+static ssize_t receive_in(const struct sealer *s, const struct bytes *wire, bool fin, struct bytes *out,
+			  struct rec_rx *rx, size_t chunk)
 {
 	struct tls_keys k = s->k;
 	int sv[2];
@@ -278,10 +280,16 @@ static ssize_t receive(const struct sealer *s, const struct bytes *wire, bool fi
 		return -998;
 	if (fin)
 		shutdown(sv[1], SHUT_WR);
-	rc = read_all(rx, out, 20000, !fin);
+	rc = read_all(rx, out, chunk, !fin);
 	close(sv[0]);
 	close(sv[1]);
 	return rc;
+}
+
+static ssize_t receive(const struct sealer *s, const struct bytes *wire, bool fin, struct bytes *out,
+		       struct rec_rx *rx)
+{
+	return receive_in(s, wire, fin, out, rx, 20000);
 }
 
 static void test_handmade(void)
@@ -310,6 +318,17 @@ static void test_handmade(void)
 		rc = receive(&s, &w, true, &out, &rx);
 		CASE("zero-length data records are skipped");
 		CHECK(name, rc == 0 && rx.ev.eof && out.len == 6 && !memcmp(out.p, "abcdef", 6));
+		rec_rx_end(&rx);
+
+		/* Found by fuzzing (fuzz_record): a padded empty record that did not fit the
+		 * caller's buffer was opened in place and returned 0, the end of the stream. */
+		RESET();
+		seal(&s, &w, RECORD_DATA, "", 0, 24);
+		seal(&s, &w, RECORD_DATA, "", 0, 0);
+		seal(&s, &w, RECORD_DATA, "xyz", 3, 0);
+		rc = receive_in(&s, &w, true, &out, &rx, 1);
+		CASE("a padded zero-length data record read 1 byte at a time is not the end");
+		CHECK(name, rc == 0 && !rx.ev.eof && out.len == 3 && !memcmp(out.p, "xyz", 3));
 		rec_rx_end(&rx);
 
 		RESET();
@@ -476,6 +495,35 @@ static void test_roundtrip(void)
 	free(data);
 }
 
+/* 4. tls_keylog_parse, the line parser behind tls.c's keylog callback. */
+static void test_keylog(void)
+{
+	static const char rnd[] = "0102030405060708091011121314151617181920212223242526272829303132";
+	char line[300];
+	uint8_t sec[48];
+	size_t len = 0;
+	int dir = -1;
+
+	snprintf(line, sizeof(line), "CLIENT_TRAFFIC_SECRET_0 %s %s", rnd, "00ff" "ab" "12");
+	CHECK("keylog: client secret", tls_keylog_parse(line, &dir, sec, sizeof(sec), &len) == 0 &&
+	      dir == 0 && len == 4 && sec[0] == 0 && sec[1] == 0xff && sec[2] == 0xab && sec[3] == 0x12);
+	snprintf(line, sizeof(line), "SERVER_TRAFFIC_SECRET_0 %s %s%.32s", rnd, rnd, rnd);
+	CHECK("keylog: server secret of 48 bytes", tls_keylog_parse(line, &dir, sec, 48, &len) == 0 &&
+	      dir == 1 && len == 48);
+	CHECK("keylog: a secret longer than the buffer", tls_keylog_parse(line, &dir, sec, 32, &len) == -EINVAL);
+	snprintf(line, sizeof(line), "SERVER_TRAFFIC_SECRET_0 %s abc", rnd);
+	CHECK("keylog: an odd number of digits", tls_keylog_parse(line, &dir, sec, 48, &len) == -EINVAL);
+	snprintf(line, sizeof(line), "CLIENT_TRAFFIC_SECRET_0 %s zz", rnd);
+	dir = -1;
+	CHECK("keylog: not hex: -EBADMSG, direction known", tls_keylog_parse(line, &dir, sec, 48, &len) == -EBADMSG &&
+	      dir == 0);
+	CHECK("keylog: no secret after the random",
+	      tls_keylog_parse("CLIENT_TRAFFIC_SECRET_0 0102", &dir, sec, 48, &len) == -EINVAL);
+	snprintf(line, sizeof(line), "CLIENT_HANDSHAKE_TRAFFIC_SECRET %s 00ff", rnd);
+	CHECK("keylog: other labels are not ours", tls_keylog_parse(line, &dir, sec, 48, &len) == -ENOENT);
+	CHECK("keylog: an empty line", tls_keylog_parse("", &dir, sec, 48, &len) == -ENOENT);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/kxfer-rec.XXXXXX";
@@ -485,6 +533,7 @@ int main(void)
 	test_recorded(dir);
 	test_handmade();
 	test_roundtrip();
+	test_keylog();
 	unlink(strcat(strcpy((char[600]){ 0 }, dir), "/cert.pem"));
 	unlink(strcat(strcpy((char[600]){ 0 }, dir), "/key.pem"));
 	rmdir(dir);
