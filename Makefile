@@ -14,13 +14,28 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 SRC      := $(wildcard src/*.c)
 OBJ      := $(SRC:src/%.c=$(BUILD)/obj/%.o)
 # Pure modules the unit tests link against (no sockets, no OpenSSL).
-PURE     := filemap http listing path url util
+PURE     := filemap http listing metrics path url util
 PURE_OBJ := $(PURE:%=$(BUILD)/obj/%.o)
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: FORCE all deps demo test test-unit test-integration test-ktls asan fuzz fuzz-targets bench bench-ktls bench-tree install clean help
+.PHONY: FORCE all check-deps deps demo test test-unit test-integration test-ktls asan fuzz fuzz-targets bench bench-ktls bench-tree install uninstall clean help
 
 all: $(BUILD)/kxfer $(UNIT)
+
+# Without pkg-config or the -dev packages, say which are missing and how to get them,
+# rather than fail with a compiler error about a missing header.
+NO_PKGCONFIG := $(if $(shell command -v pkg-config),,pkg-config)
+MISSING_PC   := $(if $(NO_PKGCONFIG),$(PKGS),$(shell for p in $(PKGS); do pkg-config --exists $$p || echo $$p; done))
+MISSING_DEB  := $(sort $(NO_PKGCONFIG) $(if $(filter libssl libcrypto,$(MISSING_PC)),libssl-dev) \
+                $(if $(filter liburing,$(MISSING_PC)),liburing-dev))
+check-deps:
+ifneq ($(MISSING_DEB),)
+	@echo "make: cannot build kxfer: missing $(if $(NO_PKGCONFIG),pkg-config,)$(if $(NO_PKGCONFIG),$(if $(MISSING_PC), and ),)$(if $(MISSING_PC),the development files of $(MISSING_PC))" >&2
+	@echo "make: install the Debian packages $(MISSING_DEB): run 'make deps' (as root), or" >&2
+	@echo "make:     apt-get install $(MISSING_DEB)" >&2
+	@exit 1
+endif
+$(OBJ) $(BUILD)/kxfer $(UNIT): | check-deps
 
 $(BUILD)/kxfer: $(OBJ)
 	$(CC) $(CFLAGS) $(KXFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -106,9 +121,40 @@ bench-ktls: deps
 	scripts/ktls-guest.sh run --timeout 900 -- $(CURDIR)/$(BUILD)/kxfer bench \
 		--label "guest, emulated: function only" $(BENCH_KTLS_ARGS)
 
+# The systemd units go to $(PREFIX)/lib/systemd/system (in systemd's search path for
+# /usr/local and /usr alike); /etc/default/kxfer and /etc/logrotate.d/kxfer are written only
+# when missing, so that an operator's edits survive reinstalls (dist/ has the reference copies); the
+# modules-load.d file loads tls.ko at boot, which the unit, without CAP_NET_ADMIN, cannot.
+UNITDIR  = $(DESTDIR)$(PREFIX)/lib/systemd/system
+
 install: $(BUILD)/kxfer
 	install -D -m 0755 $(BUILD)/kxfer $(DESTDIR)$(PREFIX)/bin/kxfer
 	install -D -m 0644 docs/kxfer.1 $(DESTDIR)$(PREFIX)/share/man/man1/kxfer.1
+	install -d -m 0755 $(UNITDIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' dist/kxfer.service.in >$(UNITDIR)/kxfer.service.tmp
+	chmod 0644 $(UNITDIR)/kxfer.service.tmp
+	mv -f $(UNITDIR)/kxfer.service.tmp $(UNITDIR)/kxfer.service
+	install -m 0644 dist/kxfer.socket dist/kxfer-metrics.socket $(UNITDIR)/
+	install -D -m 0644 dist/modules-load-tls.conf $(DESTDIR)$(PREFIX)/lib/modules-load.d/kxfer-tls.conf
+	install -D -m 0644 dist/kxfer-alerts.yml $(DESTDIR)$(PREFIX)/share/kxfer/kxfer-alerts.yml
+	@if [ -e $(DESTDIR)/etc/default/kxfer ]; then \
+		echo "kept $(DESTDIR)/etc/default/kxfer (the new defaults are in dist/kxfer.env)"; \
+	else \
+		install -D -m 0644 dist/kxfer.env $(DESTDIR)/etc/default/kxfer; \
+	fi
+	@if [ -e $(DESTDIR)/etc/logrotate.d/kxfer ]; then \
+		echo "kept $(DESTDIR)/etc/logrotate.d/kxfer (the new one is dist/kxfer.logrotate)"; \
+	else \
+		install -D -m 0644 dist/kxfer.logrotate $(DESTDIR)/etc/logrotate.d/kxfer; \
+	fi
+	@echo "then: systemctl daemon-reload; modprobe tls; systemctl enable --now kxfer.socket (or kxfer.service)"
+
+# Leaves /etc/default/kxfer, /etc/logrotate.d/kxfer (the operator's) and /var/lib/kxfer (the
+# certificate) alone.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/kxfer $(DESTDIR)$(PREFIX)/share/man/man1/kxfer.1
+	rm -f $(UNITDIR)/kxfer.service $(UNITDIR)/kxfer.socket $(UNITDIR)/kxfer-metrics.socket
+	rm -f $(DESTDIR)$(PREFIX)/lib/modules-load.d/kxfer-tls.conf $(DESTDIR)$(PREFIX)/share/kxfer/kxfer-alerts.yml
 
 clean:
 	rm -rf build build-asan
@@ -123,4 +169,4 @@ help:
 	@echo "make bench      kxfer vs nginx, curl and wget under hyperfine (bench/run.sh)"
 	@echo "make bench-ktls kxfer bench inside the kTLS test guest (emulated: function only)"
 	@echo "make bench-tree trees: kxfer -r against rsync over ssh, rclone, aria2, curl (bench/tree.sh)"
-	@echo "make install PREFIX=/usr/local DESTDIR="
+	@echo "make install PREFIX=/usr/local DESTDIR=   binary, man page, systemd units, logrotate, alert rules"

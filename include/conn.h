@@ -43,6 +43,7 @@ struct conn {
 	struct conn *next, *prev;
 	int fd;
 	struct tls *tls;
+	struct serve_creds *creds;   /* the certificate and token this connection started with */
 	enum conn_state state;
 	double deadline;
 	unsigned inflight;
@@ -108,6 +109,10 @@ struct conn {
 	char peer[64];
 	double t_start;
 	uint64_t bytes;
+	uint64_t bytes_counted;      /* of bytes, how many the metrics have (conn_count_bytes) */
+	bool hs_counted;             /* the handshake's outcome is in the metrics */
+	bool timed_out;              /* the tick ended it: its deadline passed */
+	int rx_queued;               /* bytes waiting in the socket at the last deadline check */
 	bool stop_pending;
 };
 
@@ -119,6 +124,12 @@ void conn_abort(struct conn *c);
 /* Waits for the socket to become readable (POLLIN) or writable (POLLOUT). */
 void conn_poll(struct conn *c, unsigned mask);
 void conn_touch(struct conn *c);
+/* Past its deadline: has an upload's socket received bytes that have not woken us yet
+ * (SO_RCVLOWAT)?  Then that is progress, and the deadline moves on. */
+bool conn_quiet_progress(struct conn *c);
+/* Adds the bytes moved since the last call to the worker's metrics (each tick, and at the
+ * end of every request), so that long transfers show progress. */
+void conn_count_bytes(struct conn *c);
 /* TCP_CORK on for a streaming body (TCP_NODELAY stays on for everything else). */
 void conn_cork(struct conn *c, bool on);
 

@@ -2,7 +2,8 @@
  *
  * The probes (doctor_host.c: kernel, kTLS, io_uring, OpenSSL, CPU; doctor_tune.c: sysctls and
  * limits; doctor_net.c: network interfaces) record what they found in struct doctor_facts and
- * judge it as checks; doctor.c runs them, prints the table and decides the exit status;
+ * judge it as checks; doctor_service.c: what a long-running service needs; doctor.c runs them,
+ * prints the table and decides the exit status;
  * doctor_json.c prints both as one JSON object (documented in docs/tuning.md). */
 #ifndef KXFER_DOCTOR_H
 #define KXFER_DOCTOR_H
@@ -27,7 +28,7 @@ enum doctor_exit {
 enum doctor_status { DOCTOR_INFO, DOCTOR_OK, DOCTOR_WARN, DOCTOR_FAIL };
 
 struct doctor_check {
-	/* "kernel", "ktls", "io_uring", "openssl", "cpu", "tuning" or "network" */
+	/* "kernel", "ktls", "io_uring", "openssl", "cpu", "tuning", "network" or "service" */
 	const char *section;
 	char name[24];
 	enum doctor_status status;
@@ -151,6 +152,7 @@ void doctor_openssl(struct doctor *d);
 void doctor_cpu(struct doctor *d);
 void doctor_tune(struct doctor *d);
 void doctor_net(struct doctor *d);
+void doctor_service(struct doctor *d);
 
 /* The first line of a /proc or /sys file, trailing white space removed; 0 or -errno. */
 int doctor_read_line(const char *path, char *buf, size_t cap);

@@ -31,10 +31,11 @@ struct worker {
 	const struct serve_config *cfg;
 	struct serve_shared *shared;
 	unsigned id;
-	int listen_fd;
+	struct metrics_worker *m;  /* this worker's counters (it is their only writer) */
+	int listen_fd;             /* not ours to close: workers may share a passed socket */
 	int wake_fd;
 	uint64_t wake_value;
-	int signal_fd;           /* worker 0 only: SIGINT/SIGTERM as a signalfd */
+	int signal_fd;           /* worker 0 only: SIGINT, SIGTERM, SIGHUP, SIGUSR1 as a signalfd */
 	struct signalfd_siginfo sig;
 	struct op op_accept, op_timer, op_wake, op_signal;
 	struct __kernel_timespec tick;

@@ -59,6 +59,10 @@ bool tls_pending(struct tls *t);
 void tls_read_ahead(struct tls *t);
 
 const char *tls_error(const struct tls *t);
+/* What kind of failure the last error was: an enum m_hs_fail (metrics.h). */
+int tls_failure(const struct tls *t);
+/* The SHA-256 (hex) and expiry (Unix time) of the certificate a context presents. */
+int tls_ctx_cert(const struct tls_ctx *ctx, char hex[65], int64_t *not_after);
 const char *tls_version(const struct tls *t);
 const char *tls_cipher(const struct tls *t);
 /* Did OpenSSL hand this direction to the kernel (kTLS)? */

@@ -39,8 +39,13 @@ void log_set_prog(const char *prog);
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* A line exactly as given (plus newline), one write(2): the access log. */
+/* A line exactly as given (plus newline), one write(2). */
 void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Diagnostic lines (log_err, log_info, log_debug) go to sink instead, already formatted:
+ * level "error", "info" or "debug", prog, the message without a newline (serve
+ * --log-format json).  NULL: back to "PROG: message" on stderr. */
+typedef void log_sink_fn(const char *level, const char *prog, const char *msg);
+void log_set_sink(log_sink_fn *sink);
 
 /* "123", "64K", "1M", "1G" (powers of 1024) -> bytes; -EINVAL on garbage. */
 int parse_size(const char *s, uint64_t *out);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kxfer needs on Debian/Ubuntu: build dependencies, the test peers (curl,
-# wget, openssl, nginx, python3, rsync over ssh, rclone, aria2, sslscan), libFuzzer and the benchmark tools.  Only what is missing is
+# wget, openssl, nginx, python3, rsync over ssh, rclone, aria2, sslscan), libFuzzer, the
+# service tools (systemd-analyze, promtool, logrotate) and the benchmark tools.  Only what is missing is
 # installed; as a non-root user it prints the exact command instead.
 set -eu
 
@@ -12,6 +13,7 @@ packages=(
     libnginx-mod-http-dav-ext                             # (rclone's webdav uploads need PROPFIND)
     clang-14 libfuzzer-14-dev                             # fuzzing: libFuzzer targets (tests/fuzz)
     sslscan                                               # tests: the TLS configuration scan
+    systemd prometheus logrotate strace                   # service: systemd-analyze, socket activation, promtool, logrotate, syscall trace
 )
 
 missing=()
@@ -32,8 +34,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# Debian's nginx package starts a system nginx on port 80; the tests run their own.
-if [[ " ${missing[*]} " == *" nginx-light "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+# Debian's nginx and prometheus packages start system services (nginx on port 80); the
+# tests run their own, so no service starts while these are installed.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT

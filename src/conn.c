@@ -14,9 +14,12 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "digest.h"
 #include "tls.h"
 #include "util.h"
@@ -48,10 +51,14 @@ struct conn *conn_new(struct worker *w, int fd, const struct sockaddr *peer, boo
 
 	if (!c)
 		return NULL;
-	if (!w->cfg->plain && tls_new(w->cfg->tls, fd, NULL, &c->tls)) {
+	c->creds = creds_get(w->shared);
+	if (c->creds->tls && tls_new(c->creds->tls, fd, NULL, &c->tls)) {
+		creds_put(c->creds);
 		free(c);
 		return NULL;
 	}
+	M_INC(w->m->connections);
+	M_INC(w->m->open);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
 	c->fd = fd;
@@ -88,7 +95,12 @@ static void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	w->nconns--;
+	if (c->tls && !c->hs_counted) /* ended by the tick (timeout) or by a stop mid-handshake */
+		M_INC(w->m->handshake_failed[c->timed_out ? HS_TIMEOUT : HS_CLOSED]);
+	conn_count_bytes(c);
+	atomic_fetch_sub_explicit(&w->m->open, 1, memory_order_relaxed);
 	tls_free(c->tls);
+	creds_put(c->creds);
 	conn_io_end(c);
 	close(c->fd);
 	if (c->pipe_r >= 0) {
@@ -105,6 +117,23 @@ static void conn_free(struct conn *c)
 void conn_touch(struct conn *c)
 {
 	c->deadline = now_sec() + c->w->cfg->idle_timeout;
+	c->rx_queued = 0;
+}
+
+bool conn_quiet_progress(struct conn *c)
+{
+	int queued;
+
+	/* An upload under a high SO_RCVLOWAT (record.c) is woken once per 256 KiB, so a client
+	 * slower than 256 KiB per --idle-timeout would look idle while its bytes arrive: what
+	 * waits in the socket counts as progress, as any read does for nginx's
+	 * client_body_timeout. */
+	if (c->state != CS_RECV_BODY || ioctl(c->fd, SIOCINQ, &queued) < 0 ||
+	    queued <= c->rx_queued)
+		return false;
+	conn_touch(c);
+	c->rx_queued = queued;
+	return true;
 }
 
 void conn_poll(struct conn *c, unsigned mask)
@@ -146,18 +175,39 @@ static void end_request(struct conn *c)
 	c->out_len = c->out_off = 0;
 }
 
+void conn_count_bytes(struct conn *c)
+{
+	bool in = c->have_req && c->req.method == HTTP_PUT;
+
+	M_ADD(c->w->m->bytes[in ? M_RECEIVED : M_SENT][metrics_path(conn_path_name(c, !in))],
+	      c->bytes - c->bytes_counted);
+	c->bytes_counted = c->bytes;
+}
+
 static void log_access(struct conn *c)
 {
-	double secs = now_sec() - c->t_start;
-	const char *tx = conn_path_name(c, true), *rx = conn_path_name(c, false);
+	struct access_entry e = {
+		.peer = c->peer,
+		.method = c->have_req ? c->req.method_name : "-",
+		.path = c->have_req ? c->req.target : "-",
+		.status = c->status,
+		.bytes = c->bytes,
+		.seconds = now_sec() - c->t_start,
+		.tls_version = c->tls ? tls_version(c->tls) : "-",
+		.cipher = c->tls ? tls_cipher(c->tls) : "-",
+		.tx = conn_path_name(c, true),
+		.rx = conn_path_name(c, false),
+		.worker = c->w->id,
+	};
 
-	log_line("%s %s %s %d %llu %.3fs %.1fMB/s %s %s tx=%s rx=%s", c->peer,
-		 c->have_req ? c->req.method_name : "-", c->have_req ? c->req.target : "-", c->status,
-		 (unsigned long long)c->bytes, secs, secs > 0 ? (double)c->bytes / secs / 1e6 : 0.0,
-		 c->tls ? tls_version(c->tls) : "-", c->tls ? tls_cipher(c->tls) : "-", tx, rx);
-	if (c->key_limit_hit)
+	alog_write(&e);
+	M_INC(c->w->m->requests[c->have_req ? c->req.method : HTTP_OTHER][metrics_status_index(c->status)]);
+	conn_count_bytes(c);
+	if (c->key_limit_hit) {
+		M_INC(c->w->m->key_limit_closes);
 		log_info("%s: %s: stopped at the key-usage limit (%llu records); the client resumes",
 			 c->peer, c->req.target, (unsigned long long)c->w->cfg->key_limit);
+	}
 }
 
 /* Moves to CS_CLOSING: sends close_notify, and lingers when input may still arrive. */
@@ -206,8 +256,9 @@ static bool parse_head(struct conn *c)
 	n = http_parse_request(c->head, c->head_len, &c->req);
 	if (n == 0)
 		return false;
+	conn_count_bytes(c); /* the previous request's, should it not have been logged */
 	c->t_start = now_sec();
-	c->bytes = 0;
+	c->bytes = c->bytes_counted = 0;
 	if (n < 0) {
 		c->req.head_len = c->head_len;
 		reply_text(c, -n, n == -431 ? "request head larger than 16 KiB\n" :
@@ -220,6 +271,21 @@ static bool parse_head(struct conn *c)
 	return true;
 }
 
+/* Plain HTTP sent to the TLS port (http:// for https://): OpenSSL recognises the request
+ * line, sends no alert, and the client would see only a closed connection.  As nginx does,
+ * answer in plaintext with the reason; best effort, one send. */
+static void answer_plaintext(struct conn *c)
+{
+	static const char body[] = "this port speaks HTTPS: use an https:// URL\n";
+	char msg[256];
+	int n = snprintf(msg, sizeof(msg), "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; "
+			 "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 sizeof(body) - 1, body);
+
+	if (send(c->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("%s: plaintext answer: %s", c->peer, strerror(errno));
+}
+
 /* Plaintext HTTP (--plain) has no handshake: this step only chooses the paths. */
 static void step_handshake(struct conn *c)
 {
@@ -230,13 +296,20 @@ static void step_handshake(struct conn *c)
 		return;
 	}
 	if (rc < 0) {
+		M_INC(c->w->m->handshake_failed[c->timed_out ? HS_TIMEOUT : tls_failure(c->tls)]);
+		c->hs_counted = true;
 		log_debug("%s: TLS handshake failed: %s", c->peer, tls_error(c->tls));
+		if (tls_failure(c->tls) == HS_PLAINTEXT)
+			answer_plaintext(c);
 		/* OpenSSL has queued an alert (say certificate_required): drain what the client
 		 * already sent so that closing does not reset the connection over it. */
 		c->linger = true;
 		begin_close(c);
 		return;
 	}
+	if (c->tls)
+		M_INC(c->w->m->handshakes);
+	c->hs_counted = true;
 	conn_touch(c);
 	if (conn_choose_paths(c) < 0) {
 		begin_close(c);
@@ -247,6 +320,7 @@ static void step_handshake(struct conn *c)
 		 * or closing over unread input resets the connection and the 503 is lost. */
 		c->linger = true;
 		c->t_start = now_sec();
+		M_INC(c->w->m->refused);
 		reply_text(c, 503, "too many connections; try again shortly\n", true);
 		return;
 	}

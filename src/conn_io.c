@@ -108,9 +108,16 @@ static void tell_once(struct conn *c, const char *dir, const char *why)
 		log_info("kernel TLS not used for %s: %s; using userspace TLS", dir, why);
 }
 
+/* A kernel-side failure names the missing module when there is one. */
+static enum m_ktls_fallback fallback_reason(enum m_ktls_fallback why)
+{
+	return ktls_unavailable() ? KF_NO_KERNEL_TLS : why;
+}
+
 int conn_choose_paths(struct conn *c)
 {
 	const struct serve_config *cfg = c->w->cfg;
+	struct metrics_worker *m = c->w->m;
 	const char *tx_why = NULL, *rx_why = NULL;
 	struct tls_keys keys;
 	int rc;
@@ -124,17 +131,22 @@ int conn_choose_paths(struct conn *c)
 		return 0;
 	}
 	c->tx_kernel = tls_ktls_tx(c->tls);
-	if (!c->tx_kernel)
+	if (!c->tx_kernel) {
 		tx_why = ktls_unavailable() ? ktls_unavailable() :
 			 "OpenSSL did not offload sending for this TLS version and cipher";
+		M_INC(m->ktls_fallback[M_SENT][fallback_reason(KF_NOT_OFFLOADED)]);
+	}
 	/* OpenSSL 3.0 never offloads TLS 1.3 receiving; a later one may have. */
 	if (tls_ktls_rx(c->tls)) {
 		rx_why = "OpenSSL holds the receive direction in the kernel itself";
 	} else if (tls_pending(c->tls)) {
 		rx_why = "OpenSSL already read past the handshake";
+		M_INC(m->ktls_fallback[M_RECEIVED][KF_PENDING]);
 	} else if ((rc = tls_traffic_keys(c->tls, true, &keys)) < 0 ||
 		   (rc = ktls_rx_start(&c->krx, c->fd, &keys)) < 0) {
 		rx_why = ktls_strerror(rc);
+		M_INC(m->ktls_fallback[M_RECEIVED][rc == -EPROTONOSUPPORT ? KF_NOT_OFFLOADED :
+						     fallback_reason(KF_KERNEL_REFUSED)]);
 	} else {
 		c->rx_kernel = true;
 	}

@@ -28,13 +28,17 @@ static const char usage[] =
 "              net.core.somaxconn, congestion control, the open-file limit\n"
 "  network     per interface that is up (lo when there is no other): MTU, link speed,\n"
 "              NIC TLS offload (tls-hw-tx-offload, tls-hw-rx-offload)\n"
+"  service     before running kxfer serve for months: systemd present, the tls module\n"
+"              loaded at boot (a service without CAP_NET_ADMIN cannot load it), who may\n"
+"              bind port 443, the clock synchronised (certificates depend on it)\n"
 "\n"
 "  --json        one JSON object on stdout instead of the table (keys in docs/tuning.md)\n"
 "  --iface NAME  only this network interface (an unknown name is a usage error)\n"
 "  -h, --help    this text\n"
 "\n"
 "Exit status: 0 kxfer's fastest path works here (kernel TLS TX and RX for every cipher,\n"
-"io_uring usable; WARNs under tuning and network interfaces are advice and do not count);\n"
+"io_uring usable; WARNs under tuning, network interfaces and service are advice and do\n"
+"not count);\n"
 "1 it runs, slower than it could (a WARN elsewhere: e.g. no kernel TLS, so userspace TLS);\n"
 "2 it cannot run here (any FAIL: io_uring unusable, kernel older than 5.6, OpenSSL without\n"
 "TLS 1.3), and for usage errors.\n"
@@ -45,13 +49,13 @@ static const struct {
 } sections[] = {
 	{ "kernel", "kernel" }, { "ktls", "kernel TLS" }, { "io_uring", "io_uring" },
 	{ "openssl", "OpenSSL" }, { "cpu", "CPU crypto" }, { "tuning", "tuning" },
-	{ "network", "network interfaces" },
+	{ "network", "network interfaces" }, { "service", "running as a service" },
 };
 
 /* In this order: kernel first (the others read its release). */
 static void (*const probes[])(struct doctor *) = {
 	doctor_kernel, doctor_ktls, doctor_uring, doctor_openssl, doctor_cpu, doctor_tune,
-	doctor_net,
+	doctor_net, doctor_service,
 };
 
 void doctor_append(char *buf, size_t cap, const char *fmt, ...)
@@ -99,7 +103,8 @@ const char *doctor_status_name(enum doctor_status st)
  * path runs here; a FAIL anywhere still means it cannot. */
 static bool is_advice(const struct doctor_check *c)
 {
-	return !strcmp(c->section, "tuning") || !strcmp(c->section, "network");
+	return !strcmp(c->section, "tuning") || !strcmp(c->section, "network") ||
+	       !strcmp(c->section, "service");
 }
 
 int doctor_exit(const struct doctor *d)

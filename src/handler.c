@@ -41,7 +41,8 @@ void reply_with(struct conn *c, struct http_reply *r, const char *body, size_t b
 	if (!head_only && body_len) {
 		memcpy(c->out + n, body, body_len);
 		n += (int)body_len;
-		c->bytes += body_len;
+		if (!c->have_req || c->req.method != HTTP_PUT)
+			c->bytes += body_len; /* an upload's count is of the bytes it received */
 	}
 	c->out_len = (size_t)n;
 	c->out_off = 0;
@@ -267,15 +268,15 @@ static void handle_get(struct conn *c, const char *rel)
 
 static bool authorised(struct conn *c)
 {
-	const struct serve_config *cfg = c->w->cfg;
+	const struct serve_creds *cr = c->creds;
 	const char *a = c->req.authorization;
 
-	if (!cfg->token)
+	if (!cr->token)
 		return true;
 	if (!a || strncasecmp(a, "Bearer ", 7))
 		return false;
 	a += 7;
-	return ct_equal(a, strlen(a), cfg->token, cfg->token_len);
+	return ct_equal(a, strlen(a), cr->token, cr->token_len);
 }
 
 void handle_request(struct conn *c)

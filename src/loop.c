@@ -9,7 +9,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "conn.h"
+#include "service.h"
 #include "util.h"
 
 #define RING_ENTRIES 512
@@ -70,24 +72,47 @@ static void arm_signal(struct worker *w)
 }
 
 /* SIGINT/SIGTERM: every worker stops accepting and finishes its transfers; a second
- * signal ends the process at once. */
+ * signal ends the process at once.  SIGHUP reloads the credentials (reload.c), SIGUSR1
+ * reopens the access log; both run here, on worker 0, between two completions. */
 static void on_signal(struct worker *w, int res)
 {
 	uint64_t one = 1;
+	int signo = (int)w->sig.ssi_signo;
 
 	if (res != sizeof(w->sig)) {
 		arm_signal(w);
 		return;
 	}
-	if (atomic_exchange(&w->shared->stopping, true)) {
+	if (signo == SIGHUP) {
+		serve_reload(w->shared);
+	} else if (signo == SIGUSR1) {
+		alog_reopen();
+	} else if (atomic_exchange(&w->shared->stopping, true)) {
 		log_err("second signal: exiting now");
 		_exit(1);
+	} else {
+		log_info("%s: finishing transfers in flight, then exiting", strsignal(signo));
+		service_notify("STOPPING=1\nSTATUS=finishing %u transfer%s in flight",
+			       atomic_load(&w->shared->conns), atomic_load(&w->shared->conns) == 1 ? "" : "s");
+		for (unsigned i = 0; i < w->shared->nworkers; i++)
+			if (write(w->shared->wake_fds[i], &one, sizeof(one)) < 0)
+				log_debug("wake worker %u: %s", i, strerror(errno));
 	}
-	log_info("%s: finishing transfers in flight, then exiting", strsignal((int)w->sig.ssi_signo));
-	for (unsigned i = 0; i < w->shared->nworkers; i++)
-		if (write(w->shared->wake_fds[i], &one, sizeof(one)) < 0)
-			log_debug("wake worker %u: %s", i, strerror(errno));
 	arm_signal(w);
+}
+
+/* Worker 0 pets the service manager's watchdog only while every worker's loop is turning:
+ * a worker stuck for half the interval lets it lapse, and systemd restarts the service. */
+static void pet_watchdog(struct worker *w, double now)
+{
+	double limit = (double)w->shared->watchdog_usec / 2e6;
+
+	if (w->id != 0 || !w->shared->watchdog_usec)
+		return;
+	for (unsigned i = 0; i < w->shared->nworkers; i++)
+		if (now - atomic_load(&w->shared->heartbeat[i]) > limit)
+			return;
+	service_notify("WATCHDOG=1");
 }
 
 /* Above --max-conns the surplus still gets a polite 503 after its handshake; past this
@@ -147,11 +172,15 @@ static void on_tick(struct worker *w)
 	double now = now_sec();
 	struct conn *c, *next;
 
+	atomic_store(&w->shared->heartbeat[w->id], now);
+	pet_watchdog(w, now);
 	if (atomic_load(&w->shared->stopping))
 		begin_stop(w);
 	for (c = w->conns; c; c = next) {
 		next = c->next;
-		if (now >= c->deadline || (w->stopping && now >= w->stop_deadline))
+		conn_count_bytes(c);
+		c->timed_out = now >= c->deadline && !conn_quiet_progress(c);
+		if (c->timed_out || (w->stopping && now >= w->stop_deadline))
 			conn_abort(c);
 	}
 	if (w->accept_paused && atomic_load(&w->shared->conns) < w->cfg->max_conns + REFUSE_SLACK)
@@ -203,6 +232,7 @@ int worker_init(struct worker *w, unsigned id, int listen_fd, const struct serve
 	w->id = id;
 	w->cfg = cfg;
 	w->shared = shared;
+	w->m = &shared->metrics.workers[id];
 	w->listen_fd = listen_fd;
 	w->tick.tv_sec = 1;
 	w->op_accept = (struct op){ .kind = OP_ACCEPT, .owner = w };
@@ -231,6 +261,8 @@ void worker_run(struct worker *w)
 	arm_wake(w);
 	if (w->signal_fd >= 0)
 		arm_signal(w);
+	io_uring_submit(&w->ring);
+	atomic_fetch_add(&w->shared->running, 1); /* accepting: serve_run can say READY=1 */
 	while (!w->stopping || w->nconns > 0 || w->op_accept.busy) {
 		int rc = io_uring_submit_and_wait(&w->ring, 1);
 
@@ -259,6 +291,4 @@ void worker_destroy(struct worker *w)
 {
 	io_uring_queue_exit(&w->ring);
 	close(w->wake_fd);
-	if (w->listen_fd >= 0)
-		close(w->listen_fd);
 }

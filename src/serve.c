@@ -1,8 +1,9 @@
-/* kxfer serve: options, certificate, listeners, worker threads and signals. */
+/* kxfer serve: options, the certificate, the logs; serve_run.c runs the server. */
 #include "serve.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "ktls.h"
 #include "loop.h"
 #include "tls.h"
@@ -49,12 +51,25 @@ static const char usage[] =
 "  --max-conns N        open connections at most (default 1024); more get 503\n"
 "  --idle-timeout S     close connections idle this many seconds, or whose request head\n"
 "                       has not arrived whole this long after its first byte (default 60)\n"
-"  --quiet              no access log   --verbose   also log failed handshakes and resets\n"
+"  --access-log FILE    append the access log to FILE (reopened on SIGUSR1, for logrotate);\n"
+"                       default: stderr\n"
+"  --log-format text|json  access and diagnostic lines as text (default) or one JSON\n"
+"                       object a line\n"
+"  --quiet              no access log (start-up lines, the pin and errors still print)\n"
+"  --verbose            also log failed handshakes, resets and aborted transfers\n"
+"  --metrics ADDR:PORT  Prometheus metrics over plaintext HTTP at http://ADDR:PORT/metrics\n"
+"                       (a loopback address unless --metrics-public)\n"
+"  --metrics-public     allow --metrics on a non-loopback address (no TLS, no auth)\n"
+"  --user NAME          as root: bind, read the key, then run as NAME (and its groups)\n"
 "  -h, --help           this text\n"
 "\n"
-"One access-log line per request goes to stderr:\n"
+"One access-log line per request (a file's lines start with the UTC time):\n"
 "  PEER METHOD PATH STATUS BYTES SECONDS MB/s TLS-VERSION SUITE tx=PATH rx=PATH\n"
-"SIGINT or SIGTERM stops accepting, lets transfers finish (up to 30 s), then exits 0.\n";
+"Signals: SIGINT or SIGTERM stops accepting, lets transfers finish (up to 30 s), then exits\n"
+"0; SIGHUP reads --cert, --key, --client-ca and --token-file again (new connections get\n"
+"them; a set that fails to load is logged and the old one stays); SIGUSR1 reopens\n"
+"--access-log.  Under systemd: Type=notify readiness, WATCHDOG=1, and socket activation\n"
+"(LISTEN_FDS; a socket named \"metrics\" serves --metrics); see docs/operations.md.\n";
 
 const char *ktls_mode_name(enum ktls_mode m)
 {
@@ -74,66 +89,6 @@ int parse_ktls_mode(const char *s, enum ktls_mode *m)
 	return 0;
 }
 
-/* "host:port", "[v6]:port" -> a socket address. */
-static int parse_listen(const char *s, struct serve_config *cfg)
-{
-	char host[256];
-	const char *port;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *res;
-	size_t n;
-
-	if (*s == '[') {
-		const char *end = strchr(s, ']');
-
-		if (!end || end[1] != ':')
-			return -EINVAL;
-		n = (size_t)(end - s - 1);
-		port = end + 2;
-		s++;
-	} else {
-		const char *colon = strrchr(s, ':');
-
-		if (!colon)
-			return -EINVAL;
-		n = (size_t)(colon - s);
-		port = colon + 1;
-	}
-	if (n >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, n);
-	host[n] = 0;
-	if (getaddrinfo(n ? host : NULL, port, &hints, &res) != 0)
-		return -EINVAL;
-	memcpy(&cfg->addr, res->ai_addr, res->ai_addrlen);
-	cfg->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-static int listen_socket(struct serve_config *cfg)
-{
-	int fd, one = 1;
-
-	fd = socket(cfg->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (cfg->addr.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	/* One listener per worker: the kernel spreads connections across them. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&cfg->addr, cfg->addrlen) < 0 || listen(fd, 1024) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	/* Port 0: every later listener takes the port the kernel gave the first. */
-	getsockname(fd, (struct sockaddr *)&cfg->addr, &cfg->addrlen);
-	return fd;
-}
-
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -150,129 +105,10 @@ static int mkdir_p(const char *path, mode_t mode)
 	return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-static int read_token(const char *file, struct serve_config *cfg)
-{
-	char buf[4096], *t;
-	FILE *f = fopen(file, "r");
-	size_t n;
-
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	t = trim(buf);
-	if (!*t || strchr(t, '\n'))
-		return -EINVAL;
-	cfg->token = strdup(t);
-	cfg->token_len = strlen(t);
-	explicit_bzero(buf, sizeof(buf));
-	return cfg->token ? 0 : -ENOMEM;
-}
-
-struct thread_arg {
-	struct worker w;
-	pthread_t tid;
-};
-
-static void *worker_main(void *p)
-{
-	struct thread_arg *t = p;
-
-	worker_run(&t->w);
-	return NULL;
-}
-
-/* Prints where we listen and how to reach us, with the certificate's fingerprint. */
-static void announce(const struct serve_config *cfg, const char *cert, bool generated)
-{
-	char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?", fp[65] = "?", root[PATH_MAX], url[400];
-
-	getnameinfo((const struct sockaddr *)&cfg->addr, cfg->addrlen, host, sizeof(host), port,
-		    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
-	if (!realpath(cfg->root, root))
-		snprintf(root, sizeof(root), "%s", cfg->root);
-	snprintf(url, sizeof(url), "%s://%s%s%s:%s/", cfg->plain ? "http" : "https",
-		 strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
-	log_info("listening on %s", url);
-	log_info("root %s, %u thread%s, %s%s%s%s", root, cfg->threads, cfg->threads == 1 ? "" : "s",
-		 cfg->plain ? "plaintext HTTP, no TLS" : "kTLS ",
-		 cfg->plain ? "" : ktls_mode_name(cfg->ktls), cfg->allow_upload ? ", uploads allowed" : "",
-		 cfg->token ? ", bearer token required" : "");
-	if (cfg->plain) {
-		log_info("try: kxfer get %sFILE", url);
-		return;
-	}
-	tls_fingerprint(cert, fp);
-	log_info("certificate sha256:%s (%s%s)", fp, cert, generated ? ", generated now" : "");
-	log_info("try: kxfer get --pin sha256:%s %sFILE", fp, url);
-	log_info("try: curl --cacert %s %s", cert, url);
-}
-
-static int run_workers(struct serve_config *cfg, const char *cert, bool generated)
-{
-	struct serve_shared shared = { 0 };
-	struct thread_arg *t = calloc(cfg->threads, sizeof(*t));
-	int *wake = calloc(cfg->threads, sizeof(*wake));
-	sigset_t sigs;
-	unsigned started = 0;
-	int rc = 0, sfd;
-
-	if (!t || !wake) {
-		free(t);
-		free(wake);
-		return -ENOMEM;
-	}
-	/* SIGINT/SIGTERM arrive through a signalfd that worker 0 reads in its ring, so every
-	 * event, signals included, goes through io_uring (and valgrind can follow it). */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	shared.wake_fds = wake;
-	for (; started < cfg->threads && sfd >= 0; started++) {
-		int fd = listen_socket(cfg);
-
-		if (fd < 0) {
-			log_err("cannot listen on %s: %s", cfg->listen, strerror(-fd));
-			rc = fd;
-			break;
-		}
-		rc = worker_init(&t[started].w, started, fd, cfg, &shared);
-		if (rc < 0) {
-			close(fd);
-			log_err("io_uring setup failed: %s", strerror(-rc));
-			break;
-		}
-		t[started].w.signal_fd = started == 0 ? sfd : -1;
-		wake[started] = t[started].w.wake_fd;
-		shared.nworkers = started + 1;
-		if (started == 0)
-			announce(cfg, cert, generated);
-		pthread_create(&t[started].tid, NULL, worker_main, &t[started]);
-	}
-	if (sfd < 0)
-		rc = -errno;
-	if (rc < 0) {
-		atomic_store(&shared.stopping, true);
-		for (unsigned i = 0; i < started; i++)
-			worker_wake(&t[i].w);
-	}
-	for (unsigned i = 0; i < started; i++) {
-		pthread_join(t[i].tid, NULL);
-		worker_destroy(&t[i].w);
-	}
-	if (sfd >= 0)
-		close(sfd);
-	free(t);
-	free(wake);
-	return rc;
-}
-
 enum { OPT_LISTEN = 256, OPT_ROOT, OPT_CERT, OPT_KEY, OPT_STATE, OPT_THREADS, OPT_CIPHERS,
        OPT_TLS12, OPT_UPLOAD, OPT_TOKEN, OPT_CLIENT_CA, OPT_KTLS, OPT_MAX_CONNS, OPT_IDLE,
-       OPT_QUIET, OPT_VERBOSE, OPT_KEY_LIMIT, OPT_PLAIN };
+       OPT_QUIET, OPT_VERBOSE, OPT_KEY_LIMIT, OPT_PLAIN, OPT_ACCESS_LOG, OPT_LOG_FORMAT,
+       OPT_METRICS, OPT_METRICS_PUBLIC, OPT_USER };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -293,9 +129,24 @@ static const struct option options[] = {
 	{ "plain", no_argument, NULL, OPT_PLAIN },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "access-log", required_argument, NULL, OPT_ACCESS_LOG },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "metrics-public", no_argument, NULL, OPT_METRICS_PUBLIC },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+static bool is_loopback(const struct sockaddr_storage *a)
+{
+	const struct sockaddr_in6 *s6 = (const void *)a;
+
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+	       (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && s6->sin6_addr.s6_addr[12] == 127);
+}
 
 static void default_state_dir(char *out, size_t cap)
 {
@@ -307,6 +158,27 @@ static void default_state_dir(char *out, size_t cap)
 		snprintf(out, cap, "%s/.local/state/kxfer", home && *home ? home : ".");
 }
 
+/* The state dir's self-signed pair, made on first use, when no --cert is given. */
+static int selfsigned(struct serve_config *cfg, const char *state, char *cert, char *key, size_t cap)
+{
+	char state_buf[PATH_MAX], err[300];
+	int rc;
+
+	if (!state)
+		default_state_dir(state_buf, sizeof(state_buf)), state = state_buf;
+	if ((rc = mkdir_p(state, 0700)) < 0) {
+		log_err("cannot create state dir %s: %s", state, strerror(-rc));
+		return rc;
+	}
+	if (tls_selfsigned(state, cert, key, cap, &cfg->generated, err, sizeof(err))) {
+		log_err("%s", err);
+		return -EINVAL;
+	}
+	cfg->tls.cert_file = cert;
+	cfg->tls.key_file = key;
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct serve_config cfg = {
@@ -314,10 +186,11 @@ int cmd_serve(int argc, char **argv)
 		.idle_timeout = 60, .handshake_timeout = 10, .stop_grace = 30, .ktls = KTLS_AUTO,
 		.key_limit = KEY_LIMIT_DEFAULT,
 	};
-	struct tls_config tc = { 0 };
-	const char *cert = NULL, *key = NULL, *state = NULL, *token_file = NULL;
-	char state_buf[PATH_MAX], cert_buf[PATH_MAX + 16], key_buf[PATH_MAX + 16], err[300];
-	bool generated = false;
+	struct serve_creds *creds;
+	const char *state = NULL, *access_log = NULL;
+	char cert_buf[PATH_MAX + 16], key_buf[PATH_MAX + 16], err[300];
+	enum log_format format = LOG_TEXT;
+	bool quiet = false;
 	uint64_t v;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int opt, rc;
@@ -326,19 +199,27 @@ int cmd_serve(int argc, char **argv)
 	log_set_prog("kxfer serve");
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
-		case OPT_LISTEN: cfg.listen = optarg; break;
+		case OPT_LISTEN: cfg.listen = optarg; cfg.listen_given = true; break;
 		case OPT_ROOT: cfg.root = optarg; break;
-		case OPT_CERT: cert = optarg; break;
-		case OPT_KEY: key = optarg; break;
+		case OPT_CERT: cfg.tls.cert_file = optarg; break;
+		case OPT_KEY: cfg.tls.key_file = optarg; break;
 		case OPT_STATE: state = optarg; break;
-		case OPT_CIPHERS: tc.ciphers = optarg; break;
-		case OPT_TLS12: tc.tls12 = true; break;
+		case OPT_CIPHERS: cfg.tls.ciphers = optarg; break;
+		case OPT_TLS12: cfg.tls.tls12 = true; break;
 		case OPT_UPLOAD: cfg.allow_upload = true; break;
 		case OPT_PLAIN: cfg.plain = true; break;
-		case OPT_TOKEN: token_file = optarg; break;
-		case OPT_CLIENT_CA: tc.ca_file = optarg; break;
-		case OPT_QUIET: log_level = LOG_QUIET; break;
+		case OPT_TOKEN: cfg.token_file = optarg; break;
+		case OPT_CLIENT_CA: cfg.tls.ca_file = optarg; break;
+		case OPT_QUIET: quiet = true; break;
 		case OPT_VERBOSE: log_level = LOG_VERBOSE; break;
+		case OPT_ACCESS_LOG: access_log = optarg; break;
+		case OPT_METRICS: cfg.metrics_listen = optarg; break;
+		case OPT_METRICS_PUBLIC: cfg.metrics_public = true; break;
+		case OPT_USER: cfg.user = optarg; break;
+		case OPT_LOG_FORMAT:
+			if (parse_log_format(optarg, &format))
+				goto bad;
+			break;
 		case OPT_KTLS:
 			if (parse_ktls_mode(optarg, &cfg.ktls))
 				goto bad;
@@ -368,75 +249,74 @@ int cmd_serve(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || !!cert != !!key) {
+	if (optind != argc || !!cfg.tls.cert_file != !!cfg.tls.key_file) {
 		log_err(optind != argc ? "unexpected argument '%s'" : "--cert and --key go together",
 			optind != argc ? argv[optind] : "");
 		return 2;
 	}
-	if (cfg.plain && (cert || tc.ca_file || tc.tls12 || tc.ciphers || token_file ||
-			  cfg.ktls == KTLS_ON)) {
+	if (cfg.plain && (cfg.tls.cert_file || cfg.tls.ca_file || cfg.tls.tls12 || cfg.tls.ciphers ||
+			  cfg.token_file || cfg.ktls == KTLS_ON)) {
 		log_err("--plain serves without TLS: it takes no --cert, --client-ca, --tls12, --ciphers, "
 			"--token-file (the token would cross in the clear) or --ktls on");
 		return 2;
 	}
+	if (cfg.metrics_public && !cfg.metrics_listen) {
+		log_err("--metrics-public goes with --metrics ADDR:PORT");
+		return 2;
+	}
+	if (cfg.metrics_listen && parse_addr(cfg.metrics_listen, &cfg.metrics_addr, &cfg.metrics_addrlen)) {
+		log_err("bad --metrics '%s' (want ADDR:PORT, e.g. 127.0.0.1:9443)", cfg.metrics_listen);
+		return 2;
+	}
+	if (cfg.metrics_listen && !cfg.metrics_public && !is_loopback(&cfg.metrics_addr)) {
+		log_err("--metrics %s is not a loopback address: the metrics are plaintext and "
+			"unauthenticated; add --metrics-public to serve them there anyway",
+			cfg.metrics_listen);
+		return 2;
+	}
+	if (cfg.user && geteuid() != 0) {
+		log_err("--user %s: only root can change user (kxfer runs as uid %u already)", cfg.user,
+			(unsigned)geteuid());
+		return 2;
+	}
 	if (cfg.plain)
 		cfg.ktls = KTLS_OFF;
-	if (parse_listen(cfg.listen, &cfg)) {
+	if (parse_addr(cfg.listen, &cfg.addr, &cfg.addrlen)) {
 		log_err("bad --listen '%s' (want ADDR:PORT, e.g. 127.0.0.1:8443 or [::1]:8443)", cfg.listen);
 		return 2;
 	}
+	rc = alog_open(access_log, format, quiet);
+	if (rc < 0) {
+		log_err("cannot open --access-log %s: %s", access_log, strerror(-rc));
+		return 1;
+	}
+	rc = 2;
 	cfg.root_fd = open(cfg.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cfg.root_fd < 0) {
 		log_err("cannot open --root %s: %s", cfg.root, strerror(errno));
-		return 2;
+		goto out_log;
 	}
-	if (token_file && (rc = read_token(token_file, &cfg)) < 0) {
-		log_err("cannot read a token from %s: %s", token_file,
-			rc == -EINVAL ? "empty or more than one line" : strerror(-rc));
-		rc = 2;
-		goto out;
-	}
+	rc = 1;
 	if (cfg.ktls == KTLS_ON && ktls_unavailable()) {
 		log_err("--ktls on: %s, so kernel TLS cannot be used; run with --ktls auto or off",
 			ktls_unavailable());
-		rc = 1;
 		goto out;
 	}
-	if (cfg.plain)
-		goto run;
-	if (!cert) {
-		if (!state)
-			default_state_dir(state_buf, sizeof(state_buf)), state = state_buf;
-		if ((rc = mkdir_p(state, 0700)) < 0) {
-			log_err("cannot create state dir %s: %s", state, strerror(-rc));
-			rc = 1;
-			goto out;
-		}
-		if (tls_selfsigned(state, cert_buf, key_buf, sizeof(cert_buf), &generated, err, sizeof(err))) {
-			log_err("%s", err);
-			rc = 1;
-			goto out;
-		}
-		cert = cert_buf;
-		key = key_buf;
-	}
-	tc.cert_file = cert;
-	tc.key_file = key;
-	tc.ktls = cfg.ktls != KTLS_OFF;
-	if (tls_server_ctx(&tc, &cfg.tls, err, sizeof(err))) {
-		log_err("%s", err);
-		rc = 1;
+	if (!cfg.plain && !cfg.tls.cert_file &&
+	    selfsigned(&cfg, state, cert_buf, key_buf, sizeof(cert_buf)) < 0)
+		goto out;
+	cfg.tls.ktls = cfg.ktls != KTLS_OFF;
+	if ((rc = creds_load(&cfg, &creds, err, sizeof(err))) < 0) {
+		log_err("%s", rc == -ENOMEM ? "out of memory" : err);
+		/* a bad token file is a usage error, as it always was; a bad certificate is not */
+		rc = cfg.token_file && strstr(err, "token") ? 2 : 1;
 		goto out;
 	}
-run:
-	rc = run_workers(&cfg, cert, generated) < 0 ? 1 : 0;
-	tls_ctx_free(cfg.tls);
+	rc = serve_run(&cfg, creds) < 0 ? 1 : 0;
 out:
-	if (cfg.token) {
-		explicit_bzero(cfg.token, cfg.token_len);
-		free(cfg.token);
-	}
 	close(cfg.root_fd);
+out_log:
+	alog_close();
 	return rc;
 bad:
 	return bad_option_value(options, opt, optarg);

@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "metrics.h"
 #include "util.h"
 
 struct tls_ctx {
@@ -31,6 +33,7 @@ struct tls {
 	uint8_t secret[2][48];   /* application traffic secrets: [0] client's, [1] server's */
 	size_t secret_len[2];
 	uint64_t seq[2];         /* records [0] read, [1] written under the current key */
+	int failure;             /* enum m_hs_fail of the last error */
 	char err[256];
 };
 
@@ -299,11 +302,43 @@ void tls_free(struct tls *t)
 	free(t);
 }
 
+/* What kind of failure an OpenSSL reason code is, for the handshake failure counters. */
+static int failure_kind(unsigned long e)
+{
+	int r = ERR_GET_REASON(e);
+
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return HS_OTHER;
+	switch (r) {
+	case SSL_R_HTTP_REQUEST:
+	case SSL_R_HTTPS_PROXY_REQUEST:
+		return HS_PLAINTEXT;
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_NO_PROTOCOLS_AVAILABLE:
+	case SSL_R_NO_SHARED_CIPHER:
+	case SSL_R_NO_SUITABLE_KEY_SHARE:
+	case SSL_R_NO_SHARED_GROUPS:
+	case SSL_R_NO_APPLICATION_PROTOCOL:
+	case SSL_R_VERSION_TOO_LOW:
+	case SSL_R_WRONG_VERSION_NUMBER:
+		return HS_PROTOCOL;
+	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+	case SSL_R_CERTIFICATE_VERIFY_FAILED:
+		return HS_CLIENT_CERT;
+	case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+		return HS_CLOSED;
+	}
+	return r >= SSL_AD_REASON_OFFSET ? HS_PEER_ALERT : HS_OTHER; /* an alert the peer sent */
+}
+
 /* Maps an SSL_get_error() outcome to our return convention and records the reason. */
 static int io_result(struct tls *t, int ret, const char *what)
 {
 	int e = SSL_get_error(t->ssl, ret), saved = errno;
 	long vr;
+
+	t->failure = e == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0 ? HS_CLOSED
+									    : failure_kind(ERR_peek_last_error());
 
 	switch (e) {
 	case SSL_ERROR_WANT_READ:
@@ -323,6 +358,7 @@ static int io_result(struct tls *t, int ret, const char *what)
 	default:
 		vr = SSL_get_verify_result(t->ssl);
 		if (vr != X509_V_OK) {
+			t->failure = HS_CLIENT_CERT; /* on a server; a client's failure is its own */
 			snprintf(t->err, sizeof(t->err), "%s: certificate verification failed: %s", what,
 				 X509_verify_cert_error_string(vr));
 			ERR_clear_error();
@@ -411,6 +447,28 @@ void tls_read_ahead(struct tls *t)
 const char *tls_error(const struct tls *t)
 {
 	return t->err[0] ? t->err : "no error";
+}
+
+int tls_failure(const struct tls *t)
+{
+	return t->failure;
+}
+
+int tls_ctx_cert(const struct tls_ctx *ctx, char hex[65], int64_t *not_after)
+{
+	X509 *x = SSL_CTX_get0_certificate(ctx->ssl_ctx);
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	struct tm tm;
+
+	if (!x || X509_digest(x, EVP_sha256(), md, &mdlen) != 1 || mdlen != sizeof(md) ||
+	    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1) {
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	hex_encode(md, sizeof(md), hex);
+	*not_after = (int64_t)timegm(&tm);
+	return 0;
 }
 
 const char *tls_version(const struct tls *t)

@@ -275,6 +275,7 @@ static void commit_done(struct conn *c)
 		base64_encode(c->up_got, sizeof(c->up_got), digest, sizeof(digest));
 		r.repr_digest = digest;
 	}
+	M_INC(c->w->m->uploads_committed);
 	commit_answer(c, &r, c->replacing ? "" : "created\n");
 }
 
@@ -316,8 +317,10 @@ void upload_commit(struct conn *c)
 void upload_abort(struct conn *c)
 {
 	if (c->dir_fd >= 0) {
-		if (c->tmp_name[0])
+		if (c->tmp_name[0]) { /* a body that never became a file */
 			unlinkat(c->dir_fd, c->tmp_name, 0);
+			M_INC(c->w->m->uploads_aborted);
+		}
 		close(c->dir_fd);
 	}
 	c->dir_fd = -1;

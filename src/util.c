@@ -36,37 +36,49 @@ void log_set_prog(const char *prog)
 	log_prog = prog;
 }
 
-static void log_write(const char *prefix, const char *fmt, va_list ap)
+static log_sink_fn *log_sink;
+
+void log_set_sink(log_sink_fn *sink)
+{
+	log_sink = sink;
+}
+
+static void log_write(const char *level, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[2048];
 	int n = 0, m;
 
-	if (prefix)
+	if (prefix && !log_sink)
 		n = snprintf(line, sizeof(line), "%s: ", prefix);
 	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	if (m < 0)
 		return;
 	n = MIN((size_t)(n + m), sizeof(line) - 2);
+	if (log_sink && prefix) { /* diagnostics only: access lines have a sink of their own */
+		line[n] = 0;
+		log_sink(level, prefix, line);
+		return;
+	}
 	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;
 }
 
-#define LOG_FN(name, min_level, prefix)                  \
+#define LOG_FN(name, min_level, level, prefix)           \
 	void name(const char *fmt, ...)                  \
 	{                                                \
 		va_list ap;                              \
 		if (log_level < (min_level))             \
 			return;                          \
 		va_start(ap, fmt);                       \
-		log_write(prefix, fmt, ap);              \
+		log_write(level, prefix, fmt, ap);       \
 		va_end(ap);                              \
 	}
 
-LOG_FN(log_err, LOG_QUIET, log_prog)
-LOG_FN(log_info, LOG_NORMAL, log_prog)
-LOG_FN(log_debug, LOG_VERBOSE, log_prog)
-LOG_FN(log_line, LOG_NORMAL, NULL)
+LOG_FN(log_err, LOG_QUIET, "error", log_prog)
+LOG_FN(log_info, LOG_NORMAL, "info", log_prog)
+LOG_FN(log_debug, LOG_VERBOSE, "debug", log_prog)
+LOG_FN(log_line, LOG_NORMAL, NULL, NULL)
 
 int parse_uint(const char *s, uint64_t max, uint64_t *out)
 {

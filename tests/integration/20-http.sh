@@ -118,8 +118,9 @@ is "15000-byte request header (head < 16 KiB): 200" "$(st -H "X-Mid: $mid" "$URL
 check "server alive after 4xx/5xx" alive
 
 # --- Plaintext HTTP to the TLS port ------------------------------------------------------
-out=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/one")
-check "plaintext curl http:// to the TLS port gets no HTTP 200 (got $out)" test "$out" != 200
+out=$(curl -s --max-time 5 -o "$T/plainhttp.b" -w '%{http_code}' "http://127.0.0.1:$PORT/one")
+is "plaintext curl http:// to the TLS port: a plaintext 400, as nginx answers" "$out" 400
+is "... whose body says to use https://" "$(cat "$T/plainhttp.b")" "this port speaks HTTPS: use an https:// URL"
 start=$(date +%s)
 timeout 8 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; printf 'GET /one HTTP/1.1\r\nHost: x\r\n\r\n' >&3; cat <&3 >/dev/null" 2>/dev/null
 rc=$?   # 124: still open after 8 s; 0: FIN; 1: reset -- both mean closed

@@ -180,4 +180,33 @@ PY
 check "--idle-timeout 1: a head dribbled a byte at a time is cut off within 4 s (${el:-?} s)" \
     awk -v e="${el:-99}" 'BEGIN{exit !(e < 4)}'
 check "server alive after idle timeouts" alive
+stop_serve
+
+# An upload slower than 256 KiB per --idle-timeout: the userspace record layer waits with
+# SO_RCVLOWAT 256 KiB, so its bytes arrive without waking the server; they still count as
+# progress.  A body that stops arriving is still cut off.
+start_serve slowup --root "$R" --allow-upload --idle-timeout 1 || notok "serve --allow-upload --idle-timeout 1 starts"
+head -c 900000 /dev/urandom >"$T/slow.bin"
+is "--idle-timeout 1: an upload at 100 KB/s (256 KiB take 2.6 s) completes: 201" \
+    "$(st -T "$T/slow.bin" --limit-rate 100K --max-time 30 "$URL/up/slow.bin")" 201
+check "... and is stored whole" same_file "$T/slow.bin" "$R/up/slow.bin"
+el=$(python3 - "$PORT" "$CERT" <<'PY'
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="127.0.0.1")
+s.sendall(b"PUT /up/stalled.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4000000\r\n\r\n" + b"x" * 300000)
+t0 = time.monotonic()
+s.settimeout(10)
+try:
+    while s.recv(4096):
+        pass
+except OSError:
+    pass
+print("%.1f" % (time.monotonic() - t0))
+PY
+)
+check "--idle-timeout 1: an upload that stops is cut off within 4 s (${el:-?} s)" \
+    awk -v e="${el:-99}" 'BEGIN{exit !(e < 4)}'
+check "... and leaves no file" test ! -e "$R/up/stalled.bin"
+check "server alive" alive
 finish

@@ -33,10 +33,10 @@ is "doctor --json: nothing on stderr" "$(cat "$T/d.err")" ""
 is "doctor --json: \"exit\" is the exit status ($rc)" "$(jv "$T/d.json" 'd["exit"]')" "$rc"
 is "doctor --json: verdict names the exit status" \
     "$(jv "$T/d.json" '{0: "ok", 1: "reduced", 2: "cannot-run"}[d["exit"]] == d["verdict"]')" True
-# The exit status: any fail -> 2; a warn outside the advice sections (tuning, network) -> 1;
+# The exit status: any fail -> 2; a warn outside the advice sections (tuning, network, service) -> 1;
 # else 0.
 is "doctor --json: exit status = worst check, tuning advice aside (fail 2, warn 1, else 0)" \
-    "$(jv "$T/d.json" '(2 if any(c["status"] == "fail" for c in d["checks"]) else 1 if any(c["status"] == "warn" and c["section"] not in ("tuning", "network") for c in d["checks"]) else 0) == d["exit"]')" True
+    "$(jv "$T/d.json" '(2 if any(c["status"] == "fail" for c in d["checks"]) else 1 if any(c["status"] == "warn" and c["section"] not in ("tuning", "network", "service") for c in d["checks"]) else 0) == d["exit"]')" True
 is "doctor --json: every check has section, name, status ok|warn|fail|info, found" \
     "$(jv "$T/d.json" 'len(d["checks"]) > 10 and all(c["section"] and c["name"] and c["found"] and c["status"] in ("ok", "warn", "fail", "info") and "fix" in c for c in d["checks"])')" True
 is "doctor --json: every warn or fail says how to fix it (or points at the tls ULP line)" \
@@ -157,6 +157,22 @@ PY
 fi
 
 # --- the table ------------------------------------------------------------------------------
+# --- service ---------------------------------------------------------------------------------
+is "service: its four checks, in order" \
+    "$(jv "$T/d.json" '" / ".join(c["name"] for c in d["checks"] if c["section"] == "service")')" \
+    "systemd / tls at boot / port 443 / clock"
+if [ -d /run/systemd/system ]; then want=ok; else want=info; fi
+is "service: systemd is $want here" "$(jv "$T/d.json" '[c["status"] for c in d["checks"] if c["name"] == "systemd"][0]')" "$want"
+if [ "$ULP" = no ]; then
+    check "service: tls at boot says userspace TLS without kernel TLS" \
+        test "$(jv "$T/d.json" '[c["found"] for c in d["checks"] if c["name"] == "tls at boot"][0].endswith("userspace TLS")')" = True
+fi
+start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)
+check "service: port 443 quotes ip_unprivileged_port_start ($start)" \
+    test "$(jv "$T/d.json" "'$start' in [c['found'] for c in d['checks'] if c['name'] == 'port 443'][0]")" = True
+is "service: a clock WARN comes with a fix" \
+    "$(jv "$T/d.json" '[c["status"] != "warn" or bool(c["fix"]) for c in d["checks"] if c["name"] == "clock"][0]')" True
+
 kx doctor >"$T/table" 2>"$T/table.err"
 is "doctor (table): same exit status as --json" "$?" "$rc"
 check "table: OK lines (e.g. io_uring)" grep -Eq '^  OK    io_uring +enabled' "$T/table"
@@ -167,6 +183,7 @@ else
 fi
 check "table: a verdict line with the exit status" grep -Eq "^verdict: (ok|reduced|cannot-run) \\(exit $rc\\)" "$T/table"
 check "table: section headings" grep -qx 'kernel TLS' "$T/table"
+check "table: the service section" grep -qx 'running as a service' "$T/table"
 kx doctor --iface lo >"$T/table-lo"
 check "table --iface lo: lo flagged as loopback" grep -Eq '^  INFO  lo +loopback' "$T/table-lo"
 

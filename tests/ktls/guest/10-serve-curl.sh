@@ -4,7 +4,7 @@
 mkdir -p "$W/out"
 for c in $CIPHERS; do
     n=$(short "$c")
-    start_serve "serve-$n" --root "$W/src" --ciphers "$c" || continue
+    start_serve "serve-$n" --root "$W/src" --ciphers "$c" --metrics 127.0.0.1:19443 || continue
     stat_mark
     for f in $FILES; do
         o=$W/out/$n.$f
@@ -21,6 +21,16 @@ for c in $CIPHERS; do
         rm -f "$o"
     done
     check "$n: kxfer serve still running after 7 downloads" serve_alive
+    # The metrics name the kernel path: every body byte sent through kTLS, none in userspace,
+    # no fallback.
+    curl -s --max-time 10 http://127.0.0.1:19443/metrics >"$W/metrics" 2>&1
+    total=0; for f in $FILES; do total=$((total + $(size_of "$W/src/$f"))); done
+    is "$n: metrics: bytes sent by ktls = the 7 files, by userspace 0, kTLS fallbacks 0, 7 handshakes" \
+        "$(awk '$1 == "kxfer_bytes_total{direction=\"sent\",path=\"ktls\"}" { k = $2 }
+                $1 == "kxfer_bytes_total{direction=\"sent\",path=\"userspace\"}" { u = $2 }
+                $1 ~ /^kxfer_ktls_fallbacks_total/ { fb += $2 }
+                $1 == "kxfer_handshakes_total" { h = $2 }
+                END { print k + 0, u + 0, fb + 0, h + 0 }' "$W/metrics")" "$total 0 0 7"
     stop_serve
     # One access-log line per file: status, exact size, TLS 1.3 with this suite, both kTLS.
     bad=""

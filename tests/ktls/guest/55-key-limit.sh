@@ -10,7 +10,7 @@ count() { local n=0 l; while IFS= read -r l; do [[ $l =~ $2 ]] && n=$((n + 1)); 
 # ---- kTLS TX server: stops at the limit, kxfer get resumes, curl gets a short body
 for c in $CIPHERS; do
     n=$(short "$c")
-    start_serve "serve-$n" --root "$W/src" --ciphers "$c" --key-limit 64 || continue
+    start_serve "serve-$n" --root "$W/src" --ciphers "$c" --key-limit 64 --metrics 127.0.0.1:19443 || continue
     stat_mark
     rm -f "$o"
     kx get "$URL/$F" -o "$o" --ca "$CERT" --ktls on >"$W/get.out" 2>"$W/get.err"
@@ -36,8 +36,10 @@ for c in $CIPHERS; do
     fi
     rm -f "$W/out/curl"
     check "$n: kxfer serve still running" serve_alive
+    closes=$(curl -s --max-time 10 http://127.0.0.1:19443/metrics | awk '$1 == "kxfer_key_limit_closes_total" { print $2 }')
     stop_serve
     stops=$(count "$SLOG" "/$F: stopped at the key-usage limit \\(64 records\\); the client resumes")
+    is "$n: metrics: kxfer_key_limit_closes_total counts each stop" "${closes:-none}" "$stops"
     ranges=$(count "$SLOG" " GET /$F 206 [0-9]+ .* TLSv1\\.3 $c tx=ktls rx=ktls\$")
     firsts=$(count "$SLOG" " GET /$F 200 [0-9]+ .* TLSv1\\.3 $c tx=ktls rx=ktls\$")
     # kxfer get: one 200 then a 206 per resume; curl: one 200; a stop before each resume and curl's.

@@ -56,6 +56,16 @@ is "doctor: tls_stat is /proc/net/tls_stat as it was before the probes" \
     "$(jv "$W/d.json" '(d["ktls"]["tls_stat"]["TlsTxSw"], d["ktls"]["tls_stat"]["TlsRxSw"])')" \
     "($before_tx, $before_rx)"
 is "doctor: io_uring usable" "$(jv "$W/d.json" 'd["io_uring"]["usable"]')" True
+# The guest's init insmods tls.ko; whether it is loaded at boot depends on the host's
+# modules-load.d (the guest sees the host's files): a WARN with the fix, or OK naming the file.
+if grep -qsx tls /etc/modules-load.d/*.conf /usr/lib/modules-load.d/*.conf /usr/local/lib/modules-load.d/*.conf /etc/modules; then
+    want=ok; else want=warn; fi
+is "doctor: tls at boot is $want (a module; modules-load.d decides)" \
+    "$(jv "$W/d.json" '[c["status"] for c in d["checks"] if c["name"] == "tls at boot"]')" "['$want']"
+if [ "$want" = warn ]; then
+    check "doctor: tls at boot's fix names modules-load.d" \
+        file_has "$W/d.json" '"fix":"echo tls > /etc/modules-load.d/kxfer-tls.conf'
+fi
 is "doctor: interfaces: lo alone, as loopback" \
     "$(jv "$W/d.json" '[(i["name"], i["loopback"]) for i in d["interfaces"]]')" "[('lo', True)]"
 
