@@ -81,7 +81,7 @@ void creds_put(struct serve_creds *c);
  * logged and the old one stays.  0 or -errno. */
 int serve_reload(struct serve_shared *s);
 /* The start-up banner's status line for the service manager ("STATUS=..."). */
-void serve_status(const struct serve_shared *s, char *out, size_t cap);
+void serve_status(struct serve_shared *s, char *out, size_t cap);
 
 /* Listeners, privileges, signals, worker threads and the metrics listener (serve_run.c):
  * runs until a stop signal.  Takes creds (the reference is the shared one).  0 or -errno. */

@@ -178,16 +178,17 @@ static void url_of(const struct serve_config *cfg, char *url, size_t cap)
 		 strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
 }
 
-void serve_status(const struct serve_shared *s, char *out, size_t cap)
+void serve_status(struct serve_shared *s, char *out, size_t cap)
 {
+	struct serve_creds *cr = creds_get(s); /* a reload may swap the set meanwhile */
 	char url[400];
 	unsigned open = atomic_load(&s->conns);
 
 	url_of(s->cfg, url, sizeof(url));
 	snprintf(out, cap, "serving %s on %s, %u thread%s, %u connection%s open%s%s", s->cfg->root,
 		 url, s->nworkers, s->nworkers == 1 ? "" : "s", open, open == 1 ? "" : "s",
-		 s->creds && s->creds->tls ? ", certificate sha256:" : "",
-		 s->creds && s->creds->tls ? s->creds->pin : "");
+		 cr->tls ? ", certificate sha256:" : "", cr->tls ? cr->pin : "");
+	creds_put(cr);
 }
 
 /* Where we listen and how to reach us, with the certificate's fingerprint (always shown,
@@ -300,12 +301,19 @@ static void ready(struct serve_shared *s)
 
 	serve_status(s, status, sizeof(status));
 	service_notify("READY=1\nMAINPID=%d\nSTATUS=%s", (int)getpid(), status);
-	s->watchdog_usec = service_watchdog_usec();
-	if (s->watchdog_usec && s->watchdog_usec < 2500000) {
+}
+
+/* Set before the workers start (worker 0 reads it at every tick). */
+static uint64_t watchdog_usec(void)
+{
+	uint64_t usec = service_watchdog_usec();
+
+	if (usec && usec < 2500000) {
 		log_err("WatchdogSec below 2.5 s cannot be kept (workers tick once a second); not "
 			"sending WATCHDOG=1");
-		s->watchdog_usec = 0;
+		return 0;
 	}
+	return usec;
 }
 
 int serve_run(struct serve_config *cfg, struct serve_creds *creds)
@@ -346,6 +354,7 @@ int serve_run(struct serve_config *cfg, struct serve_creds *creds)
 	}
 	announce(&s, &l);
 	l.metrics_fd = -1; /* the metrics server closes it */
+	s.watchdog_usec = watchdog_usec();
 	rc = start_workers(&s, t, &l, sfd);
 	if (rc < 0) {
 		atomic_store(&s.stopping, true);

@@ -60,7 +60,7 @@ U=$T/units
 mkdir -p "$U/bin" "$U/man/man1"
 # @BINDIR@/kxfer must exist and be executable for verify; the man page resolves
 # Documentation=man:kxfer(1) (verify runs man(1) on it).
-ln -s "$KXFER" "$U/bin/kxfer"
+ln -s "$(readlink -f "$KXFER")" "$U/bin/kxfer"
 ln -s "$TOP/docs/kxfer.1" "$U/man/man1/kxfer.1"
 sed "s|@BINDIR@|$U/bin|g" "$TOP/dist/kxfer.service.in" >"$U/kxfer.service"
 cp "$TOP/dist/kxfer.socket" "$TOP/dist/kxfer-metrics.socket" "$U/"
