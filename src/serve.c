@@ -1,24 +1,19 @@
 /* kxfer serve: options, the certificate, the logs; serve_run.c runs the server. */
 #include "serve.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netdb.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "accesslog.h"
 #include "ktls.h"
-#include "loop.h"
 #include "tls.h"
 #include "util.h"
 
