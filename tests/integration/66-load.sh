@@ -100,6 +100,24 @@ probe_report() {
     PROBES=$n PROBE_SLOWEST=$max
 }
 
+# round_start NAME SLOW_SECONDS PREFIX SERVE-ARGS...: a server for one round, a warm-up
+# request, the load; sets before (descriptors before it) and J (loadpeer's report), and
+# prints loadpeer's first errors.
+round_start() {
+    local name=$1 secs=$2 prefix=$3 errs; shift 3
+    start_serve "$name" --root "$R" "$@" || { notok "kxfer serve $* starts"; finish; }
+    is "${prefix}warm-up request" "$(st "$URL/f1k")" 200
+    sleep 0.5
+    before=$(fds)
+    run_load "$name" "$secs"
+    J=$T/$name.json
+    is "$name: loadpeer ran to the end" "$LOAD_RC" 0
+    if [ -s "$J" ]; then
+        errs=$(python3 -c 'import json,sys; print("; ".join(json.load(open(sys.argv[1]))["errors"][:5]))' "$J")
+        [ -n "$errs" ] && echo "# first errors: $errs"
+    fi
+}
+
 # stop_check NAME: SIGTERM the server; it must exit 0 within 10 s, its log free of sanitizer
 # reports (an ASan build reports leaks at exit).
 stop_check() {
@@ -114,17 +132,8 @@ stop_check() {
 }
 
 # --- 1. The load against a server with room for it -----------------------------------------
-start_serve load --root "$R" --max-conns $((CLIENTS + SLOW + 100)) --quiet ||
-    { notok "kxfer serve starts"; finish; }
-is "warm-up request" "$(st "$URL/f1k")" 200
-sleep 0.5
-before=$(fds)
-run_load load "$SLOW_SECONDS"
-J=$T/load.json
-is "load: loadpeer ran to the end" "$LOAD_RC" 0
+round_start load "$SLOW_SECONDS" "" --max-conns $((CLIENTS + SLOW + 100)) --quiet
 if [ -s "$J" ]; then
-    errs=$(python3 -c 'import json,sys; print("; ".join(json.load(open(sys.argv[1]))["errors"][:5]))' "$J")
-    [ -n "$errs" ] && echo "# first errors: $errs"
     is "load: $CLIENTS fast clients, all answered correctly (sha256)" "$(js "$J" fast_ok)" "$CLIENTS"
     is "load: all $CLIENTS fast clients were open at once" "$(js "$J" peak_fast_open)" "$CLIENTS"
     is "load: every request answered ($((CLIENTS * 3)))" "$(js "$J" requests_ok)" $((CLIENTS * 3))
@@ -151,16 +160,8 @@ stop_check load
 
 # --- 2. The same load against --max-conns 300 ------------------------------------------------
 MAXC=300
-start_serve full --root "$R" --max-conns $MAXC || { notok "kxfer serve --max-conns $MAXC starts"; finish; }
-is "full: warm-up request" "$(st "$URL/f1k")" 200
-sleep 0.5
-before=$(fds)
-run_load full "$SLOW_SECONDS_FULL"
-J=$T/full.json
-is "full: loadpeer ran to the end" "$LOAD_RC" 0
+round_start full "$SLOW_SECONDS_FULL" "full: " --max-conns $MAXC
 if [ -s "$J" ]; then
-    errs=$(python3 -c 'import json,sys; print("; ".join(json.load(open(sys.argv[1]))["errors"][:5]))' "$J")
-    [ -n "$errs" ] && echo "# first errors: $errs"
     ok_f=$(js "$J" fast_ok) r503=$(js "$J" fast_503)
     early503=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["early_status"].get("503", 0))' "$J")
     slow_ok=$(js "$J" slow_ok)

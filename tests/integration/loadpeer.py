@@ -39,6 +39,17 @@ class Outcome(Exception):
     pass
 
 
+async def close_quietly(writer):
+    """Closes a connection (if there is one) without letting its errors escape."""
+    if not writer:
+        return
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), 5)
+    except (OSError, ssl.SSLError, asyncio.TimeoutError):
+        pass
+
+
 async def read_response(reader, timeout):
     """(status, headers dict, body) of one response; raises on EOF or a bad response."""
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
@@ -152,12 +163,7 @@ class Run:
             else:
                 self.arrive()
             self.durations.append(time.monotonic() - t0)
-            if writer:
-                writer.close()
-                try:
-                    await asyncio.wait_for(writer.wait_closed(), 5)
-                except (OSError, ssl.SSLError, asyncio.TimeoutError):
-                    pass
+            await close_quietly(writer)
 
     async def slow(self, i):
         t0 = time.monotonic()
@@ -196,12 +202,7 @@ class Run:
             self.err("slow %d: %s: %s" % (i, type(e).__name__, e))
         finally:
             self.durations.append(time.monotonic() - t0)
-            if writer:
-                writer.close()
-                try:
-                    await asyncio.wait_for(writer.wait_closed(), 5)
-                except (OSError, ssl.SSLError, asyncio.TimeoutError):
-                    pass
+            await close_quietly(writer)
 
     async def main(self):
         t0 = time.monotonic()

@@ -51,7 +51,10 @@ peer_case rst-mid 4 7
 peer_case notify-mid 4 7
 
 # ---- kxfer serve (kTLS TX) killed mid-body
-if start_serve serve-kill --root "$W/src" --ciphers TLS_CHACHA20_POLY1305_SHA256; then
+# A fast run can finish the 64 MiB before the 50 ms poll has seen 1 MiB and the kill lands:
+# that is a lost race, not a result, so such an attempt is made again (three at most).
+for attempt in 1 2 3; do
+    start_serve serve-kill --root "$W/src" --ciphers TLS_CHACHA20_POLY1305_SHA256 || break
     stat_mark
     rm -f "$o"
     "$KXFER" get "$URL/r64m" -o "$o" --ca "$CERT" --ktls on --json >"$W/get.json" 2>"$W/get.err" &
@@ -60,6 +63,10 @@ if start_serve serve-kill --root "$W/src" --ciphers TLS_CHACHA20_POLY1305_SHA256
         echo "# the download did not reach 1 MiB"
     kill -KILL "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null
     wait "$gp"; rc=$?
+    if [ "$rc" = 0 ] && same_src r64m "$o" && [ "$attempt" -lt 3 ]; then
+        echo "# attempt $attempt: the download finished before the kill; again"
+        continue
+    fi
     if in_set "$rc" 4 7 && absent "$o" && json_has "$W/get.json" rx_path ktls; then
         ok "kxfer serve (chacha20poly1305, tx=ktls) SIGKILLed mid-body: kxfer get exit $rc, no output or part file ($(sed 's/^kxfer get: //' "$W/get.err" | head -n 1))"
     else
@@ -67,7 +74,8 @@ if start_serve serve-kill --root "$W/src" --ciphers TLS_CHACHA20_POLY1305_SHA256
         ls -la "$W/out" | sed 's/^/#   /'; diag "$W/get.err" "$W/get.json"
     fi
     stat_expect "server killed mid-body" 2 2
-fi
+    break
+done
 
 # ---- clients resetting mid-body; kxfer serve (kTLS TX) carries on
 if start_serve serve-rst --root "$W/src" --ciphers TLS_AES_256_GCM_SHA384; then
